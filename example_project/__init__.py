@@ -1,0 +1,1 @@
+"""A runnable host project for the demo and the test suite."""

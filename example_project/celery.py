@@ -1,0 +1,17 @@
+"""The example project's Celery application.
+
+Configuration comes from the Django settings prefixed ``CELERY_``; tasks are found in
+the installed apps, which picks up ``django_qstash_batch.tasks``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+
+app = Celery("example_project")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
