@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django
 from django.db import models
 from django.db.models import Q
@@ -14,4 +16,5 @@ def check_constraint(condition: Q, name: str) -> models.CheckConstraint:
     loads unchanged on every supported Django without a deprecation warning.
     """
     keyword = "condition" if django.VERSION >= (5, 1) else "check"
-    return models.CheckConstraint(name=name, **{keyword: condition})
+    arguments: dict[str, Any] = {keyword: condition}
+    return models.CheckConstraint(name=name, **arguments)

@@ -8,6 +8,8 @@ a :class:`Delivery`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.db import models
 from django.db.models import Q
@@ -15,6 +17,11 @@ from django.utils.translation import gettext_lazy as _
 
 from django_qstash_batch import validation
 from django_qstash_batch.compat import check_constraint
+
+
+def field_validators(*functions: Callable[[Any], Any]) -> list[Callable[[Any], None]]:
+    """The shared validators, typed as Django expects (their results are ignored)."""
+    return cast("list[Callable[[Any], None]]", list(functions))
 
 
 class TimestampedModel(models.Model):
@@ -32,7 +39,7 @@ class Topic(TimestampedModel):
         _("name"),
         max_length=validation.NAME_MAX_LENGTH,
         unique=True,
-        validators=[validation.validate_name],
+        validators=field_validators(validation.validate_name),
         help_text=_("The URL group's name in QStash: letters, digits, '-', '_', '.'."),
     )
     description = models.TextField(_("description"), blank=True)
@@ -63,14 +70,16 @@ class Endpoint(TimestampedModel):
         related_name="endpoints",
         verbose_name=_("topic"),
     )
-    url = models.URLField(
-        _("URL"), max_length=2000, validators=[validation.validate_http_url]
+    url = models.CharField(
+        _("URL"),
+        max_length=2000,
+        validators=field_validators(validation.validate_http_url),
     )
     name = models.CharField(
         _("name"),
         max_length=validation.NAME_MAX_LENGTH,
         blank=True,
-        validators=[validation.validate_name],
+        validators=field_validators(validation.validate_name),
         help_text=_("Optional; unique within the topic."),
     )
     is_active = models.BooleanField(
@@ -202,11 +211,11 @@ class Message(TimestampedModel):
     )
     position = models.PositiveIntegerField(_("position"))
 
-    url = models.URLField(
+    url = models.CharField(
         _("URL"),
         max_length=2000,
         blank=True,
-        validators=[validation.validate_http_url],
+        validators=field_validators(validation.validate_http_url),
         help_text=_("Send to this URL, or leave empty and choose a topic."),
     )
     topic = models.ForeignKey(
@@ -222,7 +231,7 @@ class Message(TimestampedModel):
         _("queue"),
         max_length=validation.NAME_MAX_LENGTH,
         blank=True,
-        validators=[validation.validate_name],
+        validators=field_validators(validation.validate_name),
         help_text=_("Enqueue on this QStash queue instead of publishing."),
     )
 
@@ -231,7 +240,7 @@ class Message(TimestampedModel):
         _("content type"),
         max_length=255,
         blank=True,
-        validators=[validation.validate_content_type],
+        validators=field_validators(validation.validate_content_type),
     )
     method = models.CharField(
         _("method"), max_length=8, choices=HTTPMethod.choices, default=HTTPMethod.POST
@@ -240,7 +249,7 @@ class Message(TimestampedModel):
         _("headers"),
         default=dict,
         blank=True,
-        validators=[validation.validate_headers],
+        validators=field_validators(validation.validate_headers),
         help_text=_("Headers forwarded to the destination, as a JSON object."),
     )
 
@@ -248,46 +257,46 @@ class Message(TimestampedModel):
         _("delay (seconds)"),
         null=True,
         blank=True,
-        validators=[validation.validate_delay],
+        validators=field_validators(validation.validate_delay),
     )
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     retries = models.PositiveIntegerField(
         _("retries"),
         null=True,
         blank=True,
-        validators=[validation.validate_retries],
+        validators=field_validators(validation.validate_retries),
         help_text=_("Empty: QStash's default (3)."),
     )
     retry_delay = models.CharField(
         _("retry delay"),
         max_length=255,
         blank=True,
-        validators=[validation.validate_retry_delay],
+        validators=field_validators(validation.validate_retry_delay),
         help_text=_("Milliseconds, or an expression such as 'pow(2, retried) * 1000'."),
     )
     timeout = models.PositiveIntegerField(
         _("timeout (seconds)"),
         null=True,
         blank=True,
-        validators=[validation.validate_timeout],
+        validators=field_validators(validation.validate_timeout),
     )
-    callback = models.URLField(
+    callback = models.CharField(
         _("callback URL"),
         max_length=2000,
         blank=True,
-        validators=[validation.validate_http_url],
+        validators=field_validators(validation.validate_http_url),
     )
-    failure_callback = models.URLField(
+    failure_callback = models.CharField(
         _("failure callback URL"),
         max_length=2000,
         blank=True,
-        validators=[validation.validate_http_url],
+        validators=field_validators(validation.validate_http_url),
     )
     deduplication_id = models.CharField(
         _("deduplication id"),
         max_length=255,
         blank=True,
-        validators=[validation.validate_single_line],
+        validators=field_validators(validation.validate_single_line),
         help_text=_(
             "Empty: the message's own id, so a resend is never published twice."
         ),
@@ -299,19 +308,20 @@ class Message(TimestampedModel):
         _("flow-control key"),
         max_length=255,
         blank=True,
-        validators=[validation.validate_single_line],
+        validators=field_validators(validation.validate_single_line),
     )
     flow_control_value = models.CharField(
         _("flow-control value"),
         max_length=255,
         blank=True,
+        validators=field_validators(validation.validate_flow_control_value),
         help_text=_("For example 'parallelism=2, rate=10, period=60s'."),
     )
     label = models.CharField(
         _("label"),
         max_length=255,
         blank=True,
-        validators=[validation.validate_single_line],
+        validators=field_validators(validation.validate_single_line),
     )
 
     status = models.CharField(
@@ -407,7 +417,7 @@ class Delivery(TimestampedModel):
     qstash_message_id = models.CharField(
         _("QStash message id"), max_length=255, unique=True
     )
-    url = models.URLField(_("URL"), max_length=2000, blank=True)
+    url = models.CharField(_("URL"), max_length=2000, blank=True)
     endpoint_name = models.CharField(_("endpoint name"), max_length=255, blank=True)
     deduplicated = models.BooleanField(
         _("deduplicated"),

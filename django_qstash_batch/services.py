@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from django_qstash_batch import validation
 from django_qstash_batch.conf import conf
-from django_qstash_batch.models import Batch, Message, Topic
+from django_qstash_batch.models import Batch, BatchStatus, Message, Topic
 from django_qstash_batch.options import message_fields, topic_name
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def send_batch(
     batch = Batch(
         label=label or "",
         idempotency_key=idempotency_key or None,
-        status=Batch.Status.QUEUED,
+        status=BatchStatus.QUEUED,
         queued_at=now,
         message_count=len(rows),
     )

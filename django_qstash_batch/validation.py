@@ -374,3 +374,20 @@ def validate_flow_control(value: Any) -> tuple[str, str]:
             _("Give at least one of parallelism, rate and period."), code="required"
         )
     return key, ", ".join(settings)
+
+
+FLOW_CONTROL_VALUE_PATTERN = re.compile(
+    r"(?:parallelism|rate|period)=\d+[smhd]?(?:\s*,\s*(?:parallelism|rate|period)=\d+[smhd]?)*"
+)
+
+
+def validate_flow_control_value(value: Any) -> str:
+    """A stored ``Upstash-Flow-Control-Value`` such as ``parallelism=2, rate=10``."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not FLOW_CONTROL_VALUE_PATTERN.fullmatch(value):
+        raise ValidationError(
+            _("Write it as 'parallelism=2, rate=10, period=60s' (any of the three)."),
+            code="invalid_flow_control",
+        )
+    return value

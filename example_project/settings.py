@@ -127,7 +127,10 @@ if os.environ.get("QSTASH_URL"):
 else:
     QSTASH_BATCH = {
         "URL": "http://127.0.0.1:8080",
-        "TOKEN": "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=",
+        "TOKEN": (
+            "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoi"
+            "ZGVmYXVsdFBhc3N3b3JkIn0="
+        ),
         "CURRENT_SIGNING_KEY": "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
         "NEXT_SIGNING_KEY": "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
     }
