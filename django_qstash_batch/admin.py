@@ -7,15 +7,20 @@ batch shows its messages inline only while there are few of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from django_qstash_batch import services
+from django_qstash_batch.exceptions import QStashBatchError
 from django_qstash_batch.models import Batch, Delivery, Endpoint, Message, Topic
 
 #: A batch with more messages than this links to the message list instead of inlining.
@@ -144,6 +149,98 @@ class BatchAdmin(admin.ModelAdmin):
         ),
         (_("Record"), {"fields": ("created_at", "updated_at")}),
     )
+
+    actions = [
+        "queue_batches",
+        "retry_failed_messages",
+        "cancel_batches",
+        "duplicate_batches",
+    ]
+
+    @admin.action(description=_("Queue selected draft batches"))
+    def queue_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        done = self._apply(request, queryset, services.queue)
+        self._report(
+            request,
+            done,
+            ngettext(
+                "%(count)d batch queued; it is sent within seconds.",
+                "%(count)d batches queued; they are sent within seconds.",
+                done,
+            ),
+        )
+
+    @admin.action(description=_("Retry the failed messages of selected batches"))
+    def retry_failed_messages(
+        self, request: HttpRequest, queryset: QuerySet[Batch]
+    ) -> None:
+        retried = sum(self._apply_each(request, queryset, services.retry_failed))
+        self._report(
+            request,
+            retried,
+            ngettext(
+                "%(count)d failed message queued again.",
+                "%(count)d failed messages queued again.",
+                retried,
+            ),
+        )
+
+    @admin.action(description=_("Cancel selected batches"))
+    def cancel_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        results = self._apply_each(request, queryset, services.cancel)
+        cancelled = sum(result.cancelled for result in results)
+        self._report(
+            request,
+            cancelled,
+            ngettext(
+                "%(count)d message cancelled.",
+                "%(count)d messages cancelled.",
+                cancelled,
+            ),
+        )
+
+    @admin.action(description=_("Duplicate selected batches as drafts"))
+    def duplicate_batches(
+        self, request: HttpRequest, queryset: QuerySet[Batch]
+    ) -> None:
+        done = self._apply(request, queryset, services.duplicate)
+        self._report(
+            request,
+            done,
+            ngettext(
+                "%(count)d draft copy created.",
+                "%(count)d draft copies created.",
+                done,
+            ),
+        )
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Batch],
+        operation: Callable[[Batch], Any],
+    ) -> int:
+        return len(self._apply_each(request, queryset, operation))
+
+    def _apply_each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Batch],
+        operation: Callable[[Batch], Any],
+    ) -> list[Any]:
+        """Run ``operation`` on each batch; report each refusal by the batch's name."""
+        results = []
+        for batch in queryset:
+            try:
+                results.append(operation(batch))
+            except (ValidationError, QStashBatchError) as error:
+                reason = " ".join(getattr(error, "messages", None) or [str(error)])
+                self.message_user(request, f"{batch}: {reason}", messages.WARNING)
+        return results
+
+    def _report(self, request: HttpRequest, count: int, text: str) -> None:
+        if count:
+            self.message_user(request, text % {"count": count}, messages.SUCCESS)
 
     def get_inlines(self, request: HttpRequest, obj: Batch | None) -> list[Any]:
         if obj is not None and obj.message_count > INLINE_MESSAGE_LIMIT:

@@ -13,4 +13,7 @@ class QStashBatchConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_qstash_batch import checks  # noqa: F401  (registers the checks)
+        from django_qstash_batch import (  # noqa: F401  (registering on import)
+            checks,
+            receivers,
+        )

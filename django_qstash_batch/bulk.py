@@ -78,9 +78,15 @@ class RowInserter:
     ) -> None:
         self.connection = connections[using]
         meta = model._meta
-        concrete = [meta.get_field(name) for name in fields]
+        concrete: list[models.Field[Any, Any]] = []
+        for name in fields:
+            field = meta.get_field(name)
+            if not isinstance(field, models.Field) or field.column is None:
+                raise TypeError(f"{model.__name__}.{name} is not a concrete column")
+            concrete.append(field)
+
         quote = self.connection.ops.quote_name
-        columns = ", ".join(quote(field.column) for field in concrete)  # type: ignore[union-attr]
+        columns = ", ".join(quote(str(field.column)) for field in concrete)
         placeholders = ", ".join(["%s"] * len(concrete))
         self.sql = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
@@ -89,7 +95,7 @@ class RowInserter:
         self.converters = [
             (index, converter)
             for index, field in enumerate(concrete)
-            if (converter := column_converter(field, self.connection)) is not None  # type: ignore[arg-type]
+            if (converter := column_converter(field, self.connection)) is not None
         ]
 
     def prepare(self, row: Sequence[Any]) -> Sequence[Any]:

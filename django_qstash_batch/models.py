@@ -193,6 +193,29 @@ class HTTPMethod(models.TextChoices):
     DELETE = "DELETE", "DELETE"
 
 
+#: The fields of a :class:`Message` that describe what QStash is asked to do, in the
+#: order the app reads, writes and copies them.
+MESSAGE_OPTION_FIELDS = (
+    "queue",
+    "body",
+    "content_type",
+    "method",
+    "headers",
+    "delay",
+    "not_before",
+    "retries",
+    "retry_delay",
+    "timeout",
+    "callback",
+    "failure_callback",
+    "deduplication_id",
+    "content_based_deduplication",
+    "flow_control_key",
+    "flow_control_value",
+    "label",
+)
+
+
 class Message(TimestampedModel):
     """One item of a batch: a body and QStash options for one URL or one topic.
 
@@ -452,6 +475,7 @@ class Delivery(TimestampedModel):
 
 
 __all__ = [
+    "MESSAGE_OPTION_FIELDS",
     "Batch",
     "BatchStatus",
     "Delivery",

@@ -42,9 +42,6 @@ def prepare() -> None:
 
 def main() -> int:
     prepare()
-    for folder in ("broker", "broker-processed"):
-        (ROOT / "var" / folder).mkdir(parents=True, exist_ok=True)
-
     commands = {
         "emulator": manage("qstash_emulator", "--port", "8080"),
         "worker": [
@@ -74,6 +71,8 @@ def main() -> int:
         flush=True,
     )
 
+    # SIGTERM stops the demo as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while all(process.poll() is None for process in processes.values()):
             time.sleep(0.5)
@@ -82,14 +81,15 @@ def main() -> int:
     finally:
         for process in processes.values():
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.terminate()
         for process in processes.values():
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    failed = [name for name, p in processes.items() if p.returncode not in (0, -2, 1)]
+    stopped = (0, 1, -signal.SIGINT, -signal.SIGTERM)
+    failed = [name for name, p in processes.items() if p.returncode not in stopped]
     if failed:
         print(f"Stopped because {', '.join(failed)} exited.", file=sys.stderr)
     return 0

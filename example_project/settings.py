@@ -14,6 +14,13 @@ from urllib.parse import unquote, urlsplit
 
 import django
 
+from django_qstash_batch.testing.defaults import (
+    DEV_CURRENT_SIGNING_KEY,
+    DEV_NEXT_SIGNING_KEY,
+    DEV_PORT,
+    DEV_TOKEN,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EXAMPLE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -107,17 +114,31 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 CELERY_BROKER_URL = os.environ.get("REDIS_URL") or "filesystem://"
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {}
-    if os.environ.get("REDIS_URL")
-    else {
-        "data_folder_in": str(VAR_DIR / "broker"),
-        "data_folder_out": str(VAR_DIR / "broker"),
-        "processed_folder": str(VAR_DIR / "broker-processed"),
+BROKER_FOLDERS = {
+    "data_folder_in": VAR_DIR / "broker",
+    "data_folder_out": VAR_DIR / "broker",
+    "processed_folder": VAR_DIR / "broker-processed",
+    "control_folder": VAR_DIR / "broker-control",
+}
+if os.environ.get("REDIS_URL"):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
+else:
+    # kombu's filesystem transport: a real broker for a real worker process, with no
+    # server to run. The web process and the worker share these folders.
+    for folder in BROKER_FOLDERS.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **{name: str(folder) for name, folder in BROKER_FOLDERS.items()},
         "store_processed": False,
     }
-)
 CELERY_TASK_IGNORE_RESULT = True
+# Re-send the kicks that were lost and resume batches whose worker died.
+CELERY_BEAT_SCHEDULE = {
+    "qstash-dispatch-pending": {
+        "task": "django_qstash_batch.dispatch_pending",
+        "schedule": 60.0,
+    },
+}
 
 # Without QSTASH_URL the project talks to the bundled emulator (``manage.py
 # qstash_emulator``) with the public credentials of QStash's local dev server. With it,
@@ -126,18 +147,18 @@ if os.environ.get("QSTASH_URL"):
     QSTASH_BATCH: dict[str, Any] = {}
 else:
     QSTASH_BATCH = {
-        "URL": "http://127.0.0.1:8080",
-        "TOKEN": (
-            "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoi"
-            "ZGVmYXVsdFBhc3N3b3JkIn0="
-        ),
-        "CURRENT_SIGNING_KEY": "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
-        "NEXT_SIGNING_KEY": "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
+        "URL": f"http://127.0.0.1:{DEV_PORT}",
+        "TOKEN": DEV_TOKEN,
+        "CURRENT_SIGNING_KEY": DEV_CURRENT_SIGNING_KEY,
+        "NEXT_SIGNING_KEY": DEV_NEXT_SIGNING_KEY,
     }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_qstash_batch": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        name: {"handlers": ["console"], "level": "INFO"}
+        for name in ("django_qstash_batch", "example_project")
+    },
 }

@@ -192,3 +192,65 @@ def _inline_message(prefix: str, **values: str) -> dict[str, str]:
     }
     fields.update(values)
     return {f"{prefix}-{name}": value for name, value in fields.items()}
+
+
+def _run_action(staff: Client, action: str, *batches: Batch) -> str:
+    response = staff.post(
+        reverse("admin:qstash_batch_batch_changelist"),
+        {"action": action, "_selected_action": [str(batch.pk) for batch in batches]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    return " ".join(str(message) for message in response.context["messages"])
+
+
+def test_the_queue_action_queues_drafts_and_names_the_refused(staff: Client) -> None:
+    draft = Batch.objects.create(label="draft")
+    Message.objects.create(batch=draft, position=0, url=URL)
+    already_queued = send_batch([{"url": URL}], label="busy")
+
+    text = _run_action(staff, "queue_batches", draft, already_queued)
+
+    draft.refresh_from_db()
+    assert draft.status == Batch.Status.QUEUED
+    assert "1 batch queued" in text
+    assert "busy: Only a draft batch can be queued" in text
+
+
+def test_the_cancel_action_cancels_unsent_messages(staff: Client) -> None:
+    batch = send_batch([{"url": URL}, {"url": URL}])
+
+    text = _run_action(staff, "cancel_batches", batch)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CANCELLED
+    assert set(batch.messages.values_list("status", flat=True)) == {"cancelled"}
+    assert "2 messages cancelled" in text
+
+
+def test_the_duplicate_action_makes_a_draft_copy(staff: Client) -> None:
+    batch = send_batch([{"url": URL, "body": "x"}], label="original")
+
+    text = _run_action(staff, "duplicate_batches", batch)
+
+    copy = Batch.objects.exclude(pk=batch.pk).get()
+    assert copy.status == Batch.Status.DRAFT
+    assert list(copy.messages.values_list("body", flat=True)) == ["x"]
+    assert "1 draft copy created" in text
+
+
+def test_the_retry_action_requeues_only_failed_messages(staff: Client) -> None:
+    batch = send_batch([{"url": URL}, {"url": URL}])
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.PARTIAL)
+    batch.messages.filter(position=0).update(status=Message.Status.ACCEPTED)
+    batch.messages.filter(position=1).update(status=Message.Status.FAILED, error="x")
+
+    text = _run_action(staff, "retry_failed_messages", batch)
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.QUEUED
+    assert dict(batch.messages.values_list("position", "status")) == {
+        0: "accepted",
+        1: "pending",
+    }
+    assert "1 failed message queued again" in text

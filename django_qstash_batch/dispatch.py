@@ -1,0 +1,417 @@
+"""The dispatch engine: claim a queued batch, send it in chunks, record every answer.
+
+No Celery in here: the tasks, the ``qstash_dispatch`` command and tests all call
+:func:`dispatch_batch` and :func:`due_batch_ids`. A run goes like this:
+
+1. Claim the batch in a short transaction (``SELECT ... FOR UPDATE SKIP LOCKED``
+   where the database has it, and a conditional ``UPDATE`` everywhere), taking a
+   lease and counting an attempt.
+2. Read pending messages in position order by keyset pages, as tuples, and pack
+   their items into chunks bounded by ``MAX_MESSAGES_PER_REQUEST`` and
+   ``MAX_REQUEST_BYTES``.
+3. Send each chunk to ``POST /v2/batch`` with no transaction open, then record the
+   answer in one short transaction (:mod:`django_qstash_batch.recording`), which
+   also extends the lease.
+4. On an error, decide (see :meth:`Run.send`): retry later with backoff, wait out a
+   rate limit, pause for the daily quota, split a rejected chunk, or fail it.
+5. Finish: the batch becomes ``sent``, ``partial`` or ``failed``.
+
+Every item carries a deduplication id, so resending a chunk whose answer was lost,
+or one a dead worker left half done, cannot publish a message twice within QStash's
+ten-minute window; leases are far shorter than that.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from django_qstash_batch.claims import (
+    KICK_GRACE_SECONDS,
+    Lease,
+    claim,
+    claimable_condition,
+    due_batch_ids,
+    pause_queued_batches,
+)
+from django_qstash_batch.client import QStashClient
+from django_qstash_batch.conf import conf
+from django_qstash_batch.exceptions import (
+    QStashAPIError,
+    QStashBatchError,
+    QStashConnectionError,
+    QStashProtocolError,
+    QuotaExceeded,
+    RateLimited,
+)
+from django_qstash_batch.models import Batch, BatchStatus, Message, MessageStatus
+from django_qstash_batch.recording import ChunkRecord, Entry, Recorder
+from django_qstash_batch.signals import batch_dispatched, message_failed
+from django_qstash_batch.wire import (
+    ID,
+    MESSAGE_FIELDS,
+    POSITION,
+    URL,
+    ItemDefaults,
+    build_item,
+    encode_item,
+    join_items,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "KICK_GRACE_SECONDS",
+    "DispatchResult",
+    "Lease",
+    "Run",
+    "backoff_seconds",
+    "claim",
+    "claimable_condition",
+    "dispatch_batch",
+    "dispatch_due",
+    "due_batch_ids",
+    "pause_queued_batches",
+]
+
+#: First wait after a retryable error; it doubles with every attempt, with jitter.
+BACKOFF_BASE_SECONDS = 2.0
+
+#: Longest wait between two attempts.
+BACKOFF_CAP_SECONDS = 300.0
+
+#: A burst 429 whose reset is this close is waited out in the worker; a later reset
+#: releases the batch until then.
+BURST_WAIT_LIMIT_SECONDS = 5.0
+
+#: Burst 429s waited out for one chunk before the batch is released instead.
+BURST_WAITS_PER_CHUNK = 3
+
+#: Pause after a daily-quota 429 that does not say when the quota resets.
+QUOTA_FALLBACK_SECONDS = 60.0
+
+#: Statuses answered by splitting the chunk in two: QStash rejected the request as a
+#: whole, perhaps for one bad item, which the halves will isolate.
+SPLIT_STATUSES = frozenset({400, 413})
+
+_INDEX_TOPIC = MESSAGE_FIELDS.index("topic__name")
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    """How one dispatch run ended.
+
+    ``claimed`` is False when the batch was not due, not queued, or held by another
+    worker; nothing was sent then. ``status`` is the batch's status when the run
+    ended (``queued`` after a retryable error). ``retry_at`` says when the batch
+    should be tried again, if it should.
+    """
+
+    batch_id: UUID
+    claimed: bool
+    status: str = ""
+    accepted: int = 0
+    failed: int = 0
+    retry_at: datetime | None = None
+
+
+def dispatch_batch(
+    batch_id: UUID | str, *, client: QStashClient | None = None
+) -> DispatchResult:
+    """Claim one batch and send its pending messages; how the run ended.
+
+    ``client`` lets a caller that dispatches many batches reuse one connection
+    pool; by default a client is built from the settings and closed afterwards.
+    """
+    lease = claim(batch_id)
+    if lease is None:
+        return DispatchResult(UUID(str(batch_id)), claimed=False)
+
+    if client is not None:
+        return Run(lease, client).run()
+    with QStashClient.from_settings() as own_client:
+        return Run(lease, own_client).run()
+
+
+def dispatch_due(
+    *, limit: int = 1000, client: QStashClient | None = None
+) -> list[DispatchResult]:
+    """Dispatch every batch due now, one after the other (for the command)."""
+    ids = due_batch_ids(limit=limit, kick_grace=0)
+    if not ids:
+        return []
+    if client is not None:
+        return [dispatch_batch(pk, client=client) for pk in ids]
+    with QStashClient.from_settings() as own_client:
+        return [dispatch_batch(pk, client=own_client) for pk in ids]
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Wait before attempt ``attempts + 1``: doubling, capped, half of it random.
+
+    The jitter spreads out workers that failed together, so they do not all come
+    back at the same instant.
+    """
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class Run:
+    """One worker's pass over one claimed batch."""
+
+    def __init__(self, lease: Lease, client: QStashClient) -> None:
+        self.lease = lease
+        self.client = client
+        self.batch_id = lease.batch_id
+        self.recorder = Recorder(lease.batch_id, lease.expires_at, conf.LEASE_SECONDS)
+        self.max_items = max(conf.MAX_MESSAGES_PER_REQUEST, 1)
+        self.max_bytes = conf.MAX_REQUEST_BYTES
+        self.defaults = ItemDefaults(callback_url=conf.CALLBACK_URL or None)
+        self.accepted = 0
+        self.failed = 0
+        self.last_error = ""
+
+    def run(self) -> DispatchResult:
+        """Send every pending message, then finish the batch."""
+        for chunk in self.chunks():
+            stop = self.send(chunk)
+            if stop is not None:
+                return stop
+        return self.finish()
+
+    def pending_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Pending messages as tuples, in position order, by keyset pages."""
+        pending = (
+            Message.objects.filter(batch_id=self.batch_id, status=MessageStatus.PENDING)
+            .order_by("position")
+            .values_list(*MESSAGE_FIELDS)
+        )
+        after = -1
+        while True:
+            page = list(pending.filter(position__gt=after)[: self.max_items])
+            yield from page
+            if len(page) < self.max_items:
+                return
+            after = page[-1][POSITION]
+
+    def chunks(self) -> Iterator[list[Entry]]:
+        """Request-sized lists of encoded items.
+
+        A chunk closes when the next item would pass either limit. An item too big
+        for any request goes alone, and QStash decides.
+        """
+        chunk: list[Entry] = []
+        size = 2
+        for row in self.pending_rows():
+            encoded = encode_item(build_item(row, self.defaults))
+            if chunk and (
+                len(chunk) >= self.max_items or size + len(encoded) + 1 > self.max_bytes
+            ):
+                yield chunk
+                chunk, size = [], 2
+            chunk.append((row[ID], row[URL], row[_INDEX_TOPIC], encoded))
+            size += len(encoded) + 1
+        if chunk:
+            yield chunk
+
+    def send(self, chunk: list[Entry]) -> DispatchResult | None:
+        """Send one chunk and record the outcome; a result if the run must stop.
+
+        - connection error, timeout, 5xx, unreadable answer: retry the batch later
+          with backoff (or fail what is left after ``MAX_ATTEMPTS``);
+        - burst 429: wait for its reset here if it is close, else release until then;
+        - daily-quota 429: pause all queued batches until its reset;
+        - 400 or 413 for the whole request: split the chunk in halves and send them,
+          so one bad message fails alone;
+        - 401, 412 and any other 4xx: every message of the chunk fails with
+          QStash's text.
+        """
+        parts = [chunk]
+        burst_waits = 0
+        while parts:
+            part = parts.pop()
+            try:
+                answer = self.client.batch(join_items([entry[3] for entry in part]))
+                record = self.recorder.record(part, answer, timezone.now())
+            except QuotaExceeded as exc:
+                return self.pause_for_quota(exc)
+            except RateLimited as exc:
+                wait = self.burst_wait(exc)
+                if (
+                    wait <= BURST_WAIT_LIMIT_SECONDS
+                    and burst_waits < BURST_WAITS_PER_CHUNK
+                ):
+                    burst_waits += 1
+                    logger.info("Burst rate limit; waiting %.1f s", wait)
+                    time.sleep(wait)
+                    parts.append(part)
+                    continue
+                return self.release(str(exc), delay=wait, refund=True)
+            except QStashAPIError as exc:
+                if exc.is_retryable:
+                    return self.retry_later(exc)
+                if exc.status in SPLIT_STATUSES and len(part) > 1:
+                    middle = len(part) // 2
+                    parts += [part[middle:], part[:middle]]
+                    continue
+                self.last_error = str(exc)
+                record = self.recorder.fail(part, str(exc), timezone.now())
+            except (QStashConnectionError, QStashProtocolError) as exc:
+                return self.retry_later(exc)
+
+            stop = self.account(record)
+            if stop is not None:
+                return stop
+        return None
+
+    def account(self, record: ChunkRecord) -> DispatchResult | None:
+        """Add a recorded chunk to the run's totals and tell receivers of failures."""
+        self.accepted += record.accepted
+        self.failed += record.failed
+        if record.failures and message_failed.has_listeners(Message):
+            message_failed.send(
+                sender=Message, batch_id=self.batch_id, failures=record.failures
+            )
+        if record.lease_lost:
+            return self.result(str(BatchStatus.SENDING))
+        return None
+
+    def burst_wait(self, exc: RateLimited) -> float:
+        """Seconds until a burst limit resets (one second when QStash did not say)."""
+        reset = exc.rate_limit.reset if exc.rate_limit is not None else None
+        if reset is None:
+            return 1.0
+        return max(reset - time.time(), 0.0) + 0.05
+
+    def retry_later(self, exc: QStashBatchError) -> DispatchResult:
+        """Release the batch for another attempt, or fail what is left."""
+        error = str(exc)
+        self.last_error = error
+        if self.lease.attempts >= conf.MAX_ATTEMPTS:
+            logger.warning(
+                "Batch %s failed after %s attempts", self.batch_id, self.lease.attempts
+            )
+            stop = self.account(self.recorder.fail_remaining(error, timezone.now()))
+            return stop if stop is not None else self.finish()
+        return self.release(error, delay=backoff_seconds(self.lease.attempts))
+
+    def pause_for_quota(self, exc: QuotaExceeded) -> DispatchResult:
+        """Stop sending until the daily quota resets, without spending an attempt."""
+        reset = exc.rate_limit.reset if exc.rate_limit is not None else None
+        if reset is not None:
+            until = datetime.fromtimestamp(reset, tz=dt_timezone.utc)
+        else:
+            until = timezone.now() + timedelta(seconds=QUOTA_FALLBACK_SECONDS)
+        until = max(until, timezone.now())
+
+        result = self.release(str(exc), until=until, refund=True)
+        paused = pause_queued_batches(until)
+        logger.warning(
+            "QStash daily quota reached; %s queued batches paused until %s",
+            paused,
+            until.isoformat(),
+        )
+        return result
+
+    def release(
+        self,
+        error: str,
+        *,
+        delay: float | None = None,
+        until: datetime | None = None,
+        refund: bool = False,
+    ) -> DispatchResult:
+        """Give the batch back to the queue, due again at ``until`` or after ``delay``.
+
+        ``refund`` takes back the attempt this run counted: rate limits are QStash
+        asking to wait, not the batch failing.
+        """
+        now = timezone.now()
+        if until is None:
+            until = now + timedelta(seconds=delay or 0)
+        changes: dict[str, Any] = {
+            "status": BatchStatus.QUEUED,
+            "next_attempt_at": until,
+            "lease_expires_at": None,
+            "last_error": error,
+            "updated_at": now,
+        }
+        if refund:
+            changes["attempts"] = F("attempts") - 1
+
+        released = Batch.objects.filter(
+            pk=self.batch_id,
+            status=BatchStatus.SENDING,
+            lease_expires_at=self.recorder.lease_expires_at,
+        ).update(**changes)
+        if not released:
+            return self.result(str(BatchStatus.SENDING))
+
+        logger.info(
+            "Batch %s released until %s after: %s",
+            self.batch_id,
+            until.isoformat(),
+            error,
+        )
+        return self.result(str(BatchStatus.QUEUED), retry_at=until)
+
+    def finish(self) -> DispatchResult:
+        """Set the batch's final status from its counters and announce it."""
+        now = timezone.now()
+        mine = Batch.objects.filter(
+            pk=self.batch_id,
+            status=BatchStatus.SENDING,
+            lease_expires_at=self.recorder.lease_expires_at,
+        )
+        with transaction.atomic():
+            counters = mine.values_list("accepted_count", "failed_count").first()
+            if counters is None:
+                return self.result(str(BatchStatus.SENDING))
+            accepted, failed = counters
+            if not failed:
+                status = str(BatchStatus.SENT)
+            elif accepted:
+                status = str(BatchStatus.PARTIAL)
+            else:
+                status = str(BatchStatus.FAILED)
+            mine.update(
+                status=status,
+                sent_at=now,
+                lease_expires_at=None,
+                next_attempt_at=None,
+                last_error="" if status == BatchStatus.SENT else self.last_error,
+                updated_at=now,
+            )
+
+        logger.info(
+            "Batch %s %s: %s accepted, %s failed in this run",
+            self.batch_id,
+            status,
+            self.accepted,
+            self.failed,
+        )
+        if batch_dispatched.has_listeners(Batch):
+            batch = Batch.objects.get(pk=self.batch_id)
+            batch_dispatched.send(sender=Batch, batch=batch, status=status)
+        return self.result(status)
+
+    def result(self, status: str, retry_at: datetime | None = None) -> DispatchResult:
+        return DispatchResult(
+            self.batch_id,
+            claimed=True,
+            status=str(status),
+            accepted=self.accepted,
+            failed=self.failed,
+            retry_at=retry_at,
+        )
