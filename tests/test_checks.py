@@ -38,6 +38,7 @@ def test_missing_token_is_an_error_that_says_how_to_set_it() -> None:
     assert "QSTASH_BATCH" in (message.hint or "")
 
 
+@pytest.mark.django_db  # Django 6 runs the database checks with "check" too.
 def test_manage_py_check_names_the_missing_token() -> None:
     with override_settings(QSTASH_BATCH={}), pytest.raises(SystemCheckError) as error:
         call_command("check")
