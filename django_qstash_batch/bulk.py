@@ -7,6 +7,11 @@ so these helpers take plain tuples, prepare only the columns whose Python value
 differs from what the driver accepts (UUIDs on SQLite, datetimes, JSON), and send
 all rows in one ``executemany`` call, or in one ``COPY`` on PostgreSQL with psycopg 3
 (whose ``executemany`` formats every row as a separate literal query).
+
+Rows that may already exist (``insert(..., ignore_conflicts=True)``) cannot go through
+``COPY``, which has no conflict clause; on psycopg 3 they are sent as one multi-row
+``INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING`` instead, which costs about
+twice as much, so callers ask for it only when a conflict is possible.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.constants import OnConflict
 
 Converter = Callable[[Any], Any]
 
@@ -70,11 +76,14 @@ class RowInserter:
     """Inserts tuples of Python values into ``model``'s table, columns in ``fields``.
 
     The SQL and the per-column converters are built once; ``insert`` then costs one
-    ``executemany`` however many rows it is given.
+    statement however many rows it is given.
     """
 
     def __init__(
-        self, model: type[models.Model], fields: Sequence[str], using: str = "default"
+        self,
+        model: type[models.Model],
+        fields: Sequence[str],
+        using: str = "default",
     ) -> None:
         self.connection = connections[using]
         meta = model._meta
@@ -85,12 +94,22 @@ class RowInserter:
                 raise TypeError(f"{model.__name__}.{name} is not a concrete column")
             concrete.append(field)
 
-        quote = self.connection.ops.quote_name
+        ops = self.connection.ops
+        quote = ops.quote_name
         columns = ", ".join(quote(str(field.column)) for field in concrete)
         placeholders = ", ".join(["%s"] * len(concrete))
-        self.sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
-        )
+        table = quote(meta.db_table)
+        self.sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+
+        # The conflict-ignoring statement, as many rows as needed after VALUES.
+        self._width = len(concrete)
+        self._row_sql = f"({placeholders})"
+        self._ignore_sql = (
+            f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {table} "
+            f"({columns}) VALUES {{}} "
+            + (ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], []) or "")
+        ).rstrip()
+        self._ignore_sql_by_count: dict[int, str] = {}
         self.copy_sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
         self.converters = [
             (index, converter)
@@ -107,22 +126,53 @@ class RowInserter:
             prepared[index] = converter(prepared[index])
         return prepared
 
-    def insert(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Insert every row with one statement, inside the caller's transaction."""
+    def insert(
+        self, rows: Iterable[Sequence[Any]], *, ignore_conflicts: bool = False
+    ) -> None:
+        """Insert every row with one statement, inside the caller's transaction.
+
+        With ``ignore_conflicts``, rows that would break a unique constraint are
+        skipped, as ``bulk_create(ignore_conflicts=True)`` does.
+        """
         prepared = [self.prepare(row) for row in rows]
         if not prepared:
             return
         with self.connection.cursor() as cursor:
             driver_cursor = cursor.cursor
             if not hasattr(driver_cursor, "copy"):
-                cursor.executemany(self.sql, prepared)
+                sql = self._ignoring_sql(1) if ignore_conflicts else self.sql
+                cursor.executemany(sql, prepared)
+                return
+            if ignore_conflicts:
+                self._insert_values(cursor, prepared)
                 return
 
-            # Logged like any query, so query counts and debug tooling still see it.
+            # Logged like any query, so query counts and debug tooling still see it,
+            # and its errors raised as Django's (IntegrityError...) like any query's.
             logged = getattr(cursor, "debug_sql", None)
             with (
                 logged(self.copy_sql, many=True) if logged else nullcontext(),
+                self.connection.wrap_database_errors,
                 driver_cursor.copy(self.copy_sql) as copy,
             ):
                 for row in prepared:
                     copy.write_row(row)
+
+    def _insert_values(self, cursor: Any, prepared: list[Sequence[Any]]) -> None:
+        """One multi-row ``INSERT`` per ``max_query_params`` worth of values."""
+        limit = self.connection.features.max_query_params or 65_535
+        per_statement = max(limit // self._width, 1)
+        for start in range(0, len(prepared), per_statement):
+            page = prepared[start : start + per_statement]
+            cursor.execute(
+                self._ignoring_sql(len(page)),
+                [value for row in page for value in row],
+            )
+
+    def _ignoring_sql(self, count: int) -> str:
+        """The conflict-ignoring ``INSERT`` for ``count`` rows, built once per count."""
+        sql = self._ignore_sql_by_count.get(count)
+        if sql is None:
+            sql = self._ignore_sql.format(", ".join([self._row_sql] * count))
+            self._ignore_sql_by_count[count] = sql
+        return sql

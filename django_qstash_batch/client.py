@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -77,6 +78,7 @@ class QStashClient:
         self.session.headers.update(
             {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
         )
+        settle_environment(self.session, self.url)
 
     @classmethod
     def from_settings(cls) -> QStashClient:
@@ -165,6 +167,23 @@ class QStashClient:
                 f"QStash answered {method} {path} with a body that is not JSON.",
                 detail=response.status_code,
             ) from None
+
+
+def settle_environment(session: requests.Session, url: str) -> None:
+    """Read the proxy and CA bundle settings of the environment once, not per request.
+
+    By default ``requests`` looks up proxy variables, ``.netrc`` and CA bundle
+    variables on every request, which costs about 0.3 ms each time. The client talks
+    to one server, so the proxies for its URL (``HTTPS_PROXY``, ``NO_PROXY``...) and
+    the CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) are resolved here and
+    kept on the session. ``.netrc`` is no longer read: it could only replace the
+    bearer token with other credentials.
+    """
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
 
 
 def error_from_response(response: requests.Response) -> QStashAPIError:

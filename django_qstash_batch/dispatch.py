@@ -6,12 +6,14 @@ No Celery in here: the tasks, the ``qstash_dispatch`` command and tests all call
 1. Claim the batch in a short transaction (``SELECT ... FOR UPDATE SKIP LOCKED``
    where the database has it, and a conditional ``UPDATE`` everywhere), taking a
    lease and counting an attempt.
-2. Read pending messages in position order by keyset pages, as tuples, and pack
-   their items into chunks bounded by ``MAX_MESSAGES_PER_REQUEST`` and
-   ``MAX_REQUEST_BYTES``.
-3. Send each chunk to ``POST /v2/batch`` with no transaction open, then record the
-   answer in one short transaction (:mod:`django_qstash_batch.recording`), which
-   also extends the lease.
+2. Read pending messages in position order by keyset pages, as tuples
+   (:mod:`django_qstash_batch.pending`), and pack their items into chunks bounded by
+   ``MAX_MESSAGES_PER_REQUEST`` and ``MAX_REQUEST_BYTES``.
+3. Send each chunk to ``POST /v2/batch`` with no transaction open, from a helper
+   thread, then record the answer in one short transaction
+   (:mod:`django_qstash_batch.recording`), which also extends the lease. Recording
+   chunk ``n`` overlaps the request for chunk ``n + 1``, which goes out only once
+   chunk ``n`` was answered without error.
 4. On an error, decide (see :meth:`Run.send`): retry later with backoff, wait out a
    rate limit, pause for the daily quota, split a rejected chunk, or fail it.
 5. Finish: the batch becomes ``sent``, ``partial`` or ``failed``.
@@ -27,6 +29,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -55,13 +58,13 @@ from django_qstash_batch.exceptions import (
     QuotaExceeded,
     RateLimited,
 )
-from django_qstash_batch.models import Batch, BatchStatus, Message, MessageStatus
+from django_qstash_batch.models import Batch, BatchStatus, Message
+from django_qstash_batch.pending import PendingReader
 from django_qstash_batch.recording import ChunkRecord, Entry, Recorder
 from django_qstash_batch.signals import batch_dispatched, message_failed
 from django_qstash_batch.wire import (
     ID,
     MESSAGE_FIELDS,
-    POSITION,
     URL,
     ItemDefaults,
     build_item,
@@ -106,6 +109,9 @@ QUOTA_FALLBACK_SECONDS = 60.0
 SPLIT_STATUSES = frozenset({400, 413})
 
 _INDEX_TOPIC = MESSAGE_FIELDS.index("topic__name")
+
+#: A chunk in flight: its entries and the answer to come.
+Posted = tuple[list[Entry], "Future[list[Any]]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,29 +187,86 @@ class Run:
         self.accepted = 0
         self.failed = 0
         self.last_error = ""
+        self.lease_confirmed = False
 
     def run(self) -> DispatchResult:
-        """Send every pending message, then finish the batch."""
-        for chunk in self.chunks():
-            stop = self.send(chunk)
-            if stop is not None:
-                return stop
+        """Send every pending message, then finish the batch.
+
+        Requests go out from one helper thread so that the database work of one
+        chunk overlaps the network wait of the next: while chunk ``n + 1`` is in
+        flight, this thread records chunk ``n`` and reads and encodes ``n + 2``.
+        Chunk ``n + 1`` is only sent once chunk ``n`` was answered without error
+        (and, for the first chunk, recorded with the lease still held), so every
+        error is still handled before anything else goes out. All database work
+        stays on the caller's thread and connection.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="qstash-send") as sender:
+            posted: Posted | None = None
+            for chunk in self.chunks():
+                if posted is None:
+                    posted = self.post(sender, chunk)
+                    continue
+                stop, posted = self.settle(sender, posted, chunk)
+                if stop is not None:
+                    return stop
+            if posted is not None:
+                stop, _ = self.settle(sender, posted, None)
+                if stop is not None:
+                    return stop
         return self.finish()
+
+    def post(self, sender: ThreadPoolExecutor, chunk: list[Entry]) -> Posted:
+        """Put ``chunk`` in flight on the sender thread."""
+        body = join_items([entry[3] for entry in chunk])
+        return chunk, sender.submit(self.client.batch, body)
+
+    def settle(
+        self, sender: ThreadPoolExecutor, posted: Posted, following: list[Entry] | None
+    ) -> tuple[DispatchResult | None, Posted | None]:
+        """Wait for the chunk in flight, send ``following``, record the answer.
+
+        Returns a result if the run must stop, and what is in flight now. An error,
+        or an answer that cannot be matched to the chunk, is handled by :meth:`send`
+        before ``following`` goes out.
+        """
+        chunk, future = posted
+        try:
+            reading = self.recorder.read(chunk, future.result())
+        except QStashBatchError as exc:
+            stop = self.send(chunk, first=exc)
+            if stop is not None or following is None:
+                return stop, None
+            return None, self.post(sender, following)
+
+        if not self.lease_confirmed:
+            # Overlap only once a recorded chunk has shown the lease is still ours:
+            # a batch taken over before its first answer sends nothing more.
+            stop = self.account(self.recorder.write(reading, timezone.now()))
+            self.lease_confirmed = stop is None
+            if stop is not None or following is None:
+                return stop, None
+            return None, self.post(sender, following)
+
+        in_flight = self.post(sender, following) if following is not None else None
+        stop = self.account(self.recorder.write(reading, timezone.now()))
+        if stop is not None and in_flight is not None:
+            # The lease was lost while the next chunk was on its way: record what
+            # QStash says about it too, so the counters stay right, then stop.
+            self.drain(in_flight)
+        return stop, in_flight if stop is None else None
+
+    def drain(self, posted: Posted) -> None:
+        """Record the answer to a chunk sent just before the run had to stop."""
+        chunk, future = posted
+        try:
+            reading = self.recorder.read(chunk, future.result())
+        except QStashBatchError:
+            return
+        self.account(self.recorder.write(reading, timezone.now()))
 
     def pending_rows(self) -> Iterator[tuple[Any, ...]]:
         """Pending messages as tuples, in position order, by keyset pages."""
-        pending = (
-            Message.objects.filter(batch_id=self.batch_id, status=MessageStatus.PENDING)
-            .order_by("position")
-            .values_list(*MESSAGE_FIELDS)
-        )
-        after = -1
-        while True:
-            page = list(pending.filter(position__gt=after)[: self.max_items])
-            yield from page
-            if len(page) < self.max_items:
-                return
-            after = page[-1][POSITION]
+        return PendingReader(self.batch_id, self.max_items).rows()
 
     def chunks(self) -> Iterator[list[Entry]]:
         """Request-sized lists of encoded items.
@@ -225,8 +288,13 @@ class Run:
         if chunk:
             yield chunk
 
-    def send(self, chunk: list[Entry]) -> DispatchResult | None:
+    def send(
+        self, chunk: list[Entry], first: QStashBatchError | None = None
+    ) -> DispatchResult | None:
         """Send one chunk and record the outcome; a result if the run must stop.
+
+        ``first`` is the error a request for ``chunk`` already met; it is handled as
+        if this call had met it, rather than sending the chunk again.
 
         - connection error, timeout, 5xx, unreadable answer: retry the batch later
           with backoff (or fail what is left after ``MAX_ATTEMPTS``);
@@ -242,6 +310,9 @@ class Run:
         while parts:
             part = parts.pop()
             try:
+                if first is not None:
+                    error, first = first, None
+                    raise error
                 answer = self.client.batch(join_items([entry[3] for entry in part]))
                 record = self.recorder.record(part, answer, timezone.now())
             except QuotaExceeded as exc:

@@ -2,9 +2,11 @@
 
 Recording is the part of dispatching that runs once per request, so it is written for
 a constant number of queries whatever the chunk's size: one multi-row ``Delivery``
-insert (``executemany`` with values prepared once per column type), one
-``UPDATE ... WHERE id IN (...)`` for the accepted messages, one ``executemany`` for the
-failed ones, and one ``UPDATE`` of the batch's counters that also extends the lease.
+insert (:class:`~django_qstash_batch.bulk.RowInserter`, values prepared once per
+column type), one ``UPDATE ... WHERE id IN (...)`` for the accepted messages, one
+``executemany`` for the failed ones, and one prepared ``UPDATE`` of the batch's
+counters that also extends the lease. No model instance and no ORM query is built
+per chunk: the SQL is written once per dispatch run.
 
 The lease's expiry time doubles as a fencing token: a worker only extends a lease
 whose expiry is still the one it wrote. If another worker has taken the batch over
@@ -22,9 +24,9 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import F, Model
-from django.db.models.constants import OnConflict
+from django.db.models import F
 
+from django_qstash_batch.bulk import RowInserter, column_converter
 from django_qstash_batch.exceptions import QStashProtocolError
 from django_qstash_batch.models import (
     Batch,
@@ -42,6 +44,20 @@ logger = logging.getLogger(__name__)
 #: One request item: ``(message id, message URL or "", topic name or None, JSON)``.
 Entry = tuple[UUID, str, "str | None", bytes]
 
+#: ``Delivery`` columns written for each created QStash message.
+DELIVERY_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "message",
+    "qstash_message_id",
+    "url",
+    "endpoint_name",
+    "deduplicated",
+    "state",
+    "retried",
+    "dlq_id",
+)
+
 
 @dataclass(slots=True)
 class ChunkRecord:
@@ -56,6 +72,16 @@ class ChunkRecord:
     failures: list[tuple[UUID, str]] = field(default_factory=list)
     lease_lost: bool = False
     lease_expires_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Reading:
+    """A chunk's answer, read and matched to its messages, not yet written."""
+
+    accepted: list[UUID] = field(default_factory=list)
+    notes: list[tuple[str, Any]] = field(default_factory=list)
+    failures: list[tuple[UUID, str]] = field(default_factory=list)
+    created: list[tuple[UUID, str | None, CreatedMessage]] = field(default_factory=list)
 
 
 class Recorder:
@@ -76,40 +102,9 @@ class Recorder:
 
         ops = connection.ops
         quote = ops.quote_name
-        self._uuid = (
-            _unchanged if connection.features.has_native_uuid_field else _uuid_hex
-        )
+        self._uuid = column_converter(Message._meta.pk, connection) or _unchanged
         self._datetime = ops.adapt_datetimefield_value
-
-        columns = [
-            _column(Delivery, name)
-            for name in (
-                "created_at",
-                "updated_at",
-                "message",
-                "qstash_message_id",
-                "url",
-                "endpoint_name",
-                "deduplicated",
-                "state",
-                "retried",
-                "dlq_id",
-            )
-        ]
-        delivery_fields = [Delivery._meta.get_field("qstash_message_id")]
-        self._insert_deliveries = " ".join(
-            part
-            for part in (
-                ops.insert_statement(on_conflict=OnConflict.IGNORE),
-                quote(Delivery._meta.db_table),
-                f"({', '.join(quote(column) for column in columns)})",
-                f"VALUES ({', '.join(['%s'] * len(columns))})",
-                ops.on_conflict_suffix_sql(
-                    delivery_fields, OnConflict.IGNORE, None, None
-                ),
-            )
-            if part
-        )
+        self._deliveries = RowInserter(Delivery, DELIVERY_COLUMNS)
 
         message_table = quote(Message._meta.db_table)
         self._fail_messages = (
@@ -126,6 +121,16 @@ class Recorder:
         self._note_errors = (
             f"UPDATE {message_table} SET {quote('error')} = %s WHERE {quote('id')} = %s"
         )
+        # The batch's counters and lease, fenced by the lease this worker holds.
+        self._extend_lease = (
+            f"UPDATE {quote(Batch._meta.db_table)} SET "
+            f"{quote('lease_expires_at')} = %s, {quote('updated_at')} = %s, "
+            f"{quote('accepted_count')} = {quote('accepted_count')} + %s, "
+            f"{quote('failed_count')} = {quote('failed_count')} + %s "
+            f"WHERE {quote('id')} = %s AND {quote('status')} = %s "
+            f"AND {quote('lease_expires_at')} = %s"
+        )
+        self._batch_pk = column_converter(Batch._meta.pk, connection) or _unchanged
 
     def record(
         self, entries: Sequence[Entry], answer: list[Any], now: datetime
@@ -137,6 +142,14 @@ class Recorder:
         :class:`~django_qstash_batch.exceptions.QStashProtocolError` and changes
         nothing.
         """
+        return self.write(self.read(entries, answer), now)
+
+    def read(self, entries: Sequence[Entry], answer: list[Any]) -> Reading:
+        """What an answer means for each entry, without writing anything.
+
+        Raises :class:`~django_qstash_batch.exceptions.QStashProtocolError` for an
+        answer that cannot be matched to the entries.
+        """
         if len(answer) != len(entries):
             raise QStashProtocolError(
                 f"QStash answered {len(answer)} items for a request of "
@@ -144,24 +157,26 @@ class Recorder:
                 detail=(len(entries), len(answer)),
             )
 
-        accepted: list[UUID] = []
-        notes: list[tuple[str, Any]] = []
-        failures: list[tuple[UUID, str]] = []
-        created: list[tuple[UUID, str | None, CreatedMessage]] = []
+        reading = Reading()
         for (message_id, url, topic_name, _item), element in zip(
             entries, answer, strict=True
         ):
             messages, error = read_answer(element, url)
             if not messages:
-                failures.append((message_id, error))
+                reading.failures.append((message_id, error))
                 continue
-            accepted.append(message_id)
+            reading.accepted.append(message_id)
             if error:
-                notes.append((error, self._uuid(message_id)))
+                reading.notes.append((error, self._uuid(message_id)))
             for one in messages:
-                created.append((message_id, topic_name, one))
+                reading.created.append((message_id, topic_name, one))
+        return reading
 
-        return self._write(accepted, notes, failures, created, now)
+    def write(self, reading: Reading, now: datetime) -> ChunkRecord:
+        """Write a chunk's :meth:`read` answer in one short transaction."""
+        return self._write(
+            reading.accepted, reading.notes, reading.failures, reading.created, now
+        )
 
     def fail(self, entries: Sequence[Entry], error: str, now: datetime) -> ChunkRecord:
         """Mark every message of a chunk failed with the same error text."""
@@ -192,12 +207,15 @@ class Recorder:
     ) -> ChunkRecord:
         record = ChunkRecord(failures=failures)
         stamp = self._datetime(now)
-        rows = self._delivery_rows(created, stamp)
+        rows = self._delivery_rows(created, now)
+        # Only a message QStash deduplicated can have been recorded before (a chunk
+        # sent again after its answer was lost); otherwise the cheaper plain insert
+        # (COPY on PostgreSQL) is safe.
+        repeated = any(deduplicated for _, _, (_, _, deduplicated) in created)
 
         with transaction.atomic():
+            self._deliveries.insert(rows, ignore_conflicts=repeated)
             with connection.cursor() as cursor:
-                if rows:
-                    cursor.executemany(self._insert_deliveries, rows)
                 if failures:
                     cursor.executemany(
                         self._fail_messages,
@@ -241,18 +259,22 @@ class Recorder:
 
     def _update_batch(self, record: ChunkRecord, now: datetime) -> None:
         """Add the chunk to the batch's counters and extend the lease, in one query."""
-        counters: dict[str, Any] = {"updated_at": now}
-        if record.accepted:
-            counters["accepted_count"] = F("accepted_count") + record.accepted
-        if record.failed:
-            counters["failed_count"] = F("failed_count") + record.failed
-
         lease_expires_at = now + self.lease
-        updated = Batch.objects.filter(
-            pk=self.batch_id,
-            status=BatchStatus.SENDING,
-            lease_expires_at=self.lease_expires_at,
-        ).update(lease_expires_at=lease_expires_at, **counters)
+        adapt = self._datetime
+        with connection.cursor() as cursor:
+            cursor.execute(
+                self._extend_lease,
+                [
+                    adapt(lease_expires_at),
+                    adapt(now),
+                    record.accepted,
+                    record.failed,
+                    self._batch_pk(self.batch_id),
+                    str(BatchStatus.SENDING),
+                    adapt(self.lease_expires_at),
+                ],
+            )
+            updated = cursor.rowcount
         if updated:
             self.lease_expires_at = lease_expires_at
             record.lease_expires_at = lease_expires_at
@@ -261,6 +283,11 @@ class Recorder:
         # Another worker took the batch over after our lease ran out. The rows we
         # changed are ours to count all the same.
         record.lease_lost = True
+        counters: dict[str, Any] = {"updated_at": now}
+        if record.accepted:
+            counters["accepted_count"] = F("accepted_count") + record.accepted
+        if record.failed:
+            counters["failed_count"] = F("failed_count") + record.failed
         if len(counters) > 1:
             Batch.objects.filter(pk=self.batch_id).update(**counters)
         logger.warning("Lost the lease on batch %s while sending it", self.batch_id)
@@ -268,8 +295,9 @@ class Recorder:
     def _delivery_rows(
         self,
         created: list[tuple[UUID, str | None, CreatedMessage]],
-        stamp: Any,
+        now: datetime,
     ) -> list[tuple[Any, ...]]:
+        """New ``Delivery`` rows in the order of :data:`DELIVERY_COLUMNS`."""
         state = str(DeliveryState.CREATED)
         rows = []
         for message_id, topic_name, (qstash_message_id, url, deduplicated) in created:
@@ -278,9 +306,9 @@ class Recorder:
             )
             rows.append(
                 (
-                    stamp,
-                    stamp,
-                    self._uuid(message_id),
+                    now,
+                    now,
+                    message_id,
                     qstash_message_id,
                     url,
                     endpoint_name,
@@ -304,15 +332,5 @@ class Recorder:
         return names.get(url, "")
 
 
-def _column(model: type[Model], name: str) -> str:
-    """The database column of a concrete field."""
-    column = model._meta.get_field(name).column  # type: ignore[union-attr]
-    return str(column)
-
-
-def _unchanged(value: UUID) -> Any:
+def _unchanged(value: Any) -> Any:
     return value
-
-
-def _uuid_hex(value: UUID) -> Any:
-    return value.hex
