@@ -60,7 +60,12 @@ from django_qstash_batch.exceptions import (
 )
 from django_qstash_batch.models import Batch, BatchStatus, Message
 from django_qstash_batch.pending import PendingReader
-from django_qstash_batch.recording import ChunkRecord, Entry, Recorder
+from django_qstash_batch.recording import (
+    ChunkRecord,
+    Entry,
+    Recorder,
+    asynchronous_commits,
+)
 from django_qstash_batch.signals import batch_dispatched, message_failed
 from django_qstash_batch.wire import (
     ID,
@@ -145,8 +150,9 @@ def dispatch_batch(
         return DispatchResult(UUID(str(batch_id)), claimed=False)
 
     if client is not None:
-        return Run(lease, client).run()
-    with QStashClient.from_settings() as own_client:
+        with asynchronous_commits():
+            return Run(lease, client).run()
+    with QStashClient.from_settings() as own_client, asynchronous_commits():
         return Run(lease, own_client).run()
 
 

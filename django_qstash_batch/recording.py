@@ -17,7 +17,8 @@ the batch and stops.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,6 +83,28 @@ class Reading:
     notes: list[tuple[str, Any]] = field(default_factory=list)
     failures: list[tuple[UUID, str]] = field(default_factory=list)
     created: list[tuple[UUID, str | None, CreatedMessage]] = field(default_factory=list)
+
+
+@contextmanager
+def asynchronous_commits() -> Iterator[None]:
+    """On PostgreSQL, let this connection's commits skip the write-ahead log flush.
+
+    Losing the last commits of a dispatch run in a database crash does no harm: the
+    batch is resumed from its pending messages and QStash deduplicates what was sent
+    again. Set once per run (not per chunk) and reset afterwards, so other work on a
+    pooled connection keeps the server's setting.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 class Recorder:
