@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext_lazy
 
 from django_qstash_batch import services
 from django_qstash_batch.exceptions import QStashBatchError
@@ -159,14 +159,14 @@ class BatchAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Queue selected draft batches"))
     def queue_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
-        done = self._apply(request, queryset, services.queue)
+        queued = self._apply_each(request, queryset, services.queue)
         self._report(
             request,
-            done,
-            ngettext(
+            len(queued),
+            ngettext_lazy(
                 "%(count)d batch queued; it is sent within seconds.",
                 "%(count)d batches queued; they are sent within seconds.",
-                done,
+                "count",
             ),
         )
 
@@ -174,28 +174,25 @@ class BatchAdmin(admin.ModelAdmin):
     def retry_failed_messages(
         self, request: HttpRequest, queryset: QuerySet[Batch]
     ) -> None:
-        retried = sum(self._apply_each(request, queryset, services.retry_failed))
+        retried = self._apply_each(request, queryset, services.retry_failed)
         self._report(
             request,
-            retried,
-            ngettext(
+            sum(retried),
+            ngettext_lazy(
                 "%(count)d failed message queued again.",
                 "%(count)d failed messages queued again.",
-                retried,
+                "count",
             ),
         )
 
     @admin.action(description=_("Cancel selected batches"))
     def cancel_batches(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
         results = self._apply_each(request, queryset, services.cancel)
-        cancelled = sum(result.cancelled for result in results)
         self._report(
             request,
-            cancelled,
-            ngettext(
-                "%(count)d message cancelled.",
-                "%(count)d messages cancelled.",
-                cancelled,
+            sum(result.cancelled for result in results),
+            ngettext_lazy(
+                "%(count)d message cancelled.", "%(count)d messages cancelled.", "count"
             ),
         )
 
@@ -203,24 +200,16 @@ class BatchAdmin(admin.ModelAdmin):
     def duplicate_batches(
         self, request: HttpRequest, queryset: QuerySet[Batch]
     ) -> None:
-        done = self._apply(request, queryset, services.duplicate)
+        copies = self._apply_each(request, queryset, services.duplicate)
         self._report(
             request,
-            done,
-            ngettext(
+            len(copies),
+            ngettext_lazy(
                 "%(count)d draft copy created.",
                 "%(count)d draft copies created.",
-                done,
+                "count",
             ),
         )
-
-    def _apply(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Batch],
-        operation: Callable[[Batch], Any],
-    ) -> int:
-        return len(self._apply_each(request, queryset, operation))
 
     def _apply_each(
         self,
@@ -238,7 +227,8 @@ class BatchAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{batch}: {reason}", messages.WARNING)
         return results
 
-    def _report(self, request: HttpRequest, count: int, text: str) -> None:
+    def _report(self, request: HttpRequest, count: int, text: Any) -> None:
+        """Say what an action did, with the plural form ``count`` calls for."""
         if count:
             self.message_user(request, text % {"count": count}, messages.SUCCESS)
 
