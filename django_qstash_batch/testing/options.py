@@ -312,15 +312,14 @@ def parse_options(headers: Mapping[str, str]) -> Options:
     if forward_all:
         options.forward_headers = {**plain, **options.forward_headers}
 
-    if options.callback is not None:
-        options.callback.headers = callback_headers
-        for suffix, (value, name) in callback_extra.items():
-            _callback_option(options.callback, suffix, value, name)
-
-    if options.failure_callback is not None:
-        options.failure_callback.headers = failure_headers
-        for suffix, (value, name) in failure_extra.items():
-            _callback_option(options.failure_callback, suffix, value, name)
+    for callback, headers, extra in (
+        (options.callback, callback_headers, callback_extra),
+        (options.failure_callback, failure_headers, failure_extra),
+    ):
+        if callback is not None:
+            callback.headers = headers
+            for suffix, (value, name) in extra.items():
+                _callback_option(callback, suffix, value, name)
 
     if (options.flow_control_key is None) != (not options.flow_control):
         raise FieldError(
