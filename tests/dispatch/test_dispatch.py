@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -9,6 +11,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.dispatch import Signal
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -309,16 +312,23 @@ def test_only_pending_messages_are_sent(qstash: QStashEmulator) -> None:
     assert urls == ["https://example.com/hooks/1", "https://example.com/hooks/3"]
 
 
+@contextmanager
+def connected(signal: Signal) -> Iterator[mock.Mock]:
+    """A mock receiver of ``signal`` for the duration of the block."""
+    receiver = mock.Mock()
+    signal.connect(receiver)
+    try:
+        yield receiver
+    finally:
+        signal.disconnect(receiver)
+
+
 def test_batch_dispatched_is_sent_with_the_final_status(
     qstash: QStashEmulator,
 ) -> None:
-    receiver = mock.Mock()
-    batch_dispatched.connect(receiver)
-    try:
+    with connected(batch_dispatched) as receiver:
         batch = queued_batch(2)
         dispatch.dispatch_batch(batch.pk)
-    finally:
-        batch_dispatched.disconnect(receiver)
 
     receiver.assert_called_once()
     kwargs = receiver.call_args.kwargs
@@ -331,13 +341,9 @@ def test_message_failed_lists_the_failed_messages_and_their_errors(
     qstash: QStashEmulator,
 ) -> None:
     qstash.faults.item_error("https://example.com/hooks/0", "nope")
-    receiver = mock.Mock()
-    message_failed.connect(receiver)
-    try:
+    with connected(message_failed) as receiver:
         batch = queued_batch(2)
         dispatch.dispatch_batch(batch.pk)
-    finally:
-        message_failed.disconnect(receiver)
 
     receiver.assert_called_once()
     kwargs = receiver.call_args.kwargs
