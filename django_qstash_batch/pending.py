@@ -3,9 +3,9 @@
 The dispatcher reads every message it sends exactly once, so this is a hot path:
 ``QuerySet.values_list`` costs tens of microseconds a row, most of it running every
 column's database converters whether or not the value needs one. Here the SQL is
-written once per run and only the columns that need converting (ids on databases
-without a native UUID type, JSON headers, datetimes, booleans) are converted, and
-only when they are not ``NULL``.
+written once per run and only the columns that need converting (JSON headers,
+datetimes, booleans) are converted, and only when they are not ``NULL``. Ids are
+left as the database returns them (``UUID`` on PostgreSQL, hex text on SQLite).
 """
 
 from __future__ import annotations
@@ -41,19 +41,23 @@ class PendingReader:
         # The topic's id is read instead of joining its name in: with a join, a
         # planner working from stale statistics (a batch inserted a moment ago)
         # may sort every remaining row for each page instead of walking the index.
+        # The status is written as a literal, not a parameter, so that SQLite sees
+        # the query matches the partial index of pending messages.
         columns = []
         self._converters: list[tuple[int, list[Converter], Any]] = []
         for index, name in enumerate(MESSAGE_FIELDS):
             field = _concrete(Message, "topic" if name == "topic__name" else name)
             columns.append(f"{message}.{quote(str(field.column))}")
-            if name != "topic__name":
+            # Ids stay as the database returns them: they only go back to it, and
+            # into the deduplication id (see wire.uuid_text).
+            if name not in ("topic__name", "id"):
                 self._add_converters(index, field)
         self._topic_names: dict[Any, str] = {}
 
         self.sql = (
             f"SELECT {', '.join(columns)} FROM {message} "
             f"WHERE {message}.{quote('batch_id')} = %s "
-            f"AND {message}.{quote('status')} = %s "
+            f"AND {message}.{quote('status')} = '{MessageStatus.PENDING}' "
             f"AND {message}.{quote('position')} > %s "
             f"ORDER BY {message}.{quote('position')} ASC LIMIT %s"
         )
@@ -68,13 +72,14 @@ class PendingReader:
         if converters:
             self._converters.append((index, converters, expression))
 
+    def query(self, after: int) -> tuple[str, list[Any]]:
+        """The SQL and parameters of the page after position ``after``."""
+        return self.sql, [self._batch_id, after, self.page_size]
+
     def page(self, after: int) -> list[tuple[Any, ...]]:
         """Up to ``page_size`` pending rows whose position is above ``after``."""
         with connection.cursor() as cursor:
-            cursor.execute(
-                self.sql,
-                [self._batch_id, str(MessageStatus.PENDING), after, self.page_size],
-            )
+            cursor.execute(*self.query(after))
             rows = cursor.fetchall()
         names = self._names_of({row[_TOPIC] for row in rows} - {None})
         converted = []

@@ -3,10 +3,16 @@
 Recording is the part of dispatching that runs once per request, so it is written for
 a constant number of queries whatever the chunk's size: one multi-row ``Delivery``
 insert (:class:`~django_qstash_batch.bulk.RowInserter`, values prepared once per
-column type), one ``UPDATE ... WHERE id IN (...)`` for the accepted messages, one
-``executemany`` for the failed ones, and one prepared ``UPDATE`` of the batch's
-counters that also extends the lease. No model instance and no ORM query is built
-per chunk: the SQL is written once per dispatch run.
+column type), one ``executemany`` for the failed messages, one ``UPDATE`` for the
+accepted ones, and one prepared ``UPDATE`` of the batch's counters that also extends
+the lease. No model instance and no ORM query is built per chunk: the SQL is written
+once per dispatch run.
+
+A chunk is a run of consecutive pending positions, so its accepted messages are
+updated by position range on the index of pending messages (the failed ones having
+left it first) rather than by a list of a hundred ids, which the database would
+have to parse and plan for every chunk. Message ids travel as the database returns
+them and are turned into ``UUID`` objects only for the ``message_failed`` signal.
 
 The lease's expiry time doubles as a fencing token: a worker only extends a lease
 whose expiry is still the one it wrote. If another worker has taken the batch over
@@ -42,8 +48,9 @@ from django_qstash_batch.wire import CreatedMessage, read_answer
 
 logger = logging.getLogger(__name__)
 
-#: One request item: ``(message id, message URL or "", topic name or None, JSON)``.
-Entry = tuple[UUID, str, "str | None", bytes]
+#: One request item: ``(message id as the database returns it, position,
+#: message URL or "", topic name or None, JSON)``.
+Entry = tuple[Any, int, str, "str | None", bytes]
 
 #: ``Delivery`` columns written for each created QStash message.
 DELIVERY_COLUMNS = (
@@ -77,12 +84,18 @@ class ChunkRecord:
 
 @dataclass(slots=True)
 class Reading:
-    """A chunk's answer, read and matched to its messages, not yet written."""
+    """A chunk's answer, read and matched to its messages, not yet written.
 
-    accepted: list[UUID] = field(default_factory=list)
+    ``first`` and ``last`` are the chunk's first and last positions; ``accepted``
+    counts the items QStash accepted. Ids are as the database returns them.
+    """
+
+    first: int = 0
+    last: int = -1
+    accepted: int = 0
     notes: list[tuple[str, Any]] = field(default_factory=list)
-    failures: list[tuple[UUID, str]] = field(default_factory=list)
-    created: list[tuple[UUID, str | None, CreatedMessage]] = field(default_factory=list)
+    failures: list[tuple[Any, str]] = field(default_factory=list)
+    created: list[tuple[Any, str | None, CreatedMessage]] = field(default_factory=list)
 
 
 @contextmanager
@@ -121,25 +134,27 @@ class Recorder:
         self.lease_expires_at = lease_expires_at
         self.lease = timedelta(seconds=lease_seconds)
         self._endpoint_names: dict[str, dict[str, str]] = {}
-        self._accept_sql_by_count: dict[int, str] = {}
 
         ops = connection.ops
         quote = ops.quote_name
-        self._uuid = column_converter(Message._meta.pk, connection) or _unchanged
         self._datetime = ops.adapt_datetimefield_value
         self._deliveries = RowInserter(Delivery, DELIVERY_COLUMNS)
 
         message_table = quote(Message._meta.db_table)
+        pending = f"{quote('status')} = '{MessageStatus.PENDING}'"
         self._fail_messages = (
-            f"UPDATE {message_table} SET {quote('status')} = %s, "
+            f"UPDATE {message_table} SET {quote('status')} = '{MessageStatus.FAILED}', "
             f"{quote('error')} = %s, {quote('updated_at')} = %s "
-            f"WHERE {quote('id')} = %s AND {quote('status')} = %s"
+            f"WHERE {quote('id')} = %s AND {pending}"
         )
+        # Statuses are literals so that SQLite, like PostgreSQL, can use the
+        # partial index of pending messages.
         self._accept_messages = (
-            f"UPDATE {message_table} SET {quote('status')} = %s, "
+            f"UPDATE {message_table} SET "
+            f"{quote('status')} = '{MessageStatus.ACCEPTED}', "
             f"{quote('sent_at')} = %s, {quote('updated_at')} = %s, "
-            f"{quote('error')} = '' WHERE {quote('id')} IN ({{}}) "
-            f"AND {quote('status')} = %s"
+            f"{quote('error')} = '' WHERE {quote('batch_id')} = %s AND {pending} "
+            f"AND {quote('position')} >= %s AND {quote('position')} <= %s"
         )
         self._note_errors = (
             f"UPDATE {message_table} SET {quote('error')} = %s WHERE {quote('id')} = %s"
@@ -153,7 +168,8 @@ class Recorder:
             f"WHERE {quote('id')} = %s AND {quote('status')} = %s "
             f"AND {quote('lease_expires_at')} = %s"
         )
-        self._batch_pk = column_converter(Batch._meta.pk, connection) or _unchanged
+        convert_batch_pk = column_converter(Batch._meta.pk, connection)
+        self._batch_pk = convert_batch_pk(batch_id) if convert_batch_pk else batch_id
 
     def record(
         self, entries: Sequence[Entry], answer: list[Any], now: datetime
@@ -180,31 +196,32 @@ class Recorder:
                 detail=(len(entries), len(answer)),
             )
 
-        reading = Reading()
-        for (message_id, url, topic_name, _item), element in zip(
+        reading = (
+            Reading(first=entries[0][1], last=entries[-1][1]) if entries else Reading()
+        )
+        for (message_id, _position, url, topic_name, _item), element in zip(
             entries, answer, strict=True
         ):
             messages, error = read_answer(element, url)
             if not messages:
                 reading.failures.append((message_id, error))
                 continue
-            reading.accepted.append(message_id)
+            reading.accepted += 1
             if error:
-                reading.notes.append((error, self._uuid(message_id)))
+                reading.notes.append((error, message_id))
             for one in messages:
                 reading.created.append((message_id, topic_name, one))
         return reading
 
     def write(self, reading: Reading, now: datetime) -> ChunkRecord:
         """Write a chunk's :meth:`read` answer in one short transaction."""
-        return self._write(
-            reading.accepted, reading.notes, reading.failures, reading.created, now
-        )
+        return self._write(reading, now)
 
     def fail(self, entries: Sequence[Entry], error: str, now: datetime) -> ChunkRecord:
         """Mark every message of a chunk failed with the same error text."""
-        failures = [(entry[0], error) for entry in entries]
-        return self._write([], [], failures, [], now)
+        return self._write(
+            Reading(failures=[(entry[0], error) for entry in entries]), now
+        )
 
     def fail_remaining(self, error: str, now: datetime) -> ChunkRecord:
         """Fail every message of the batch still pending (attempts ran out)."""
@@ -220,65 +237,41 @@ class Recorder:
             self._update_batch(record, now)
         return record
 
-    def _write(
-        self,
-        accepted: list[UUID],
-        notes: list[tuple[str, Any]],
-        failures: list[tuple[UUID, str]],
-        created: list[tuple[UUID, str | None, CreatedMessage]],
-        now: datetime,
-    ) -> ChunkRecord:
-        record = ChunkRecord(failures=failures)
+    def _write(self, reading: Reading, now: datetime) -> ChunkRecord:
+        failures = reading.failures
+        record = ChunkRecord(
+            failures=[(_as_uuid(message_id), error) for message_id, error in failures]
+        )
         stamp = self._datetime(now)
-        rows = self._delivery_rows(created, now)
+        rows = self._delivery_rows(reading.created, now)
         # Only a message QStash deduplicated can have been recorded before (a chunk
         # sent again after its answer was lost); otherwise the cheaper plain insert
         # (COPY on PostgreSQL) is safe.
-        repeated = any(deduplicated for _, _, (_, _, deduplicated) in created)
+        repeated = any(deduplicated for _, _, (_, _, deduplicated) in reading.created)
 
         with transaction.atomic():
             self._deliveries.insert(rows, ignore_conflicts=repeated)
             with connection.cursor() as cursor:
+                # Failures first: a failed message leaves the pending range that
+                # the accepting update below covers.
                 if failures:
                     cursor.executemany(
                         self._fail_messages,
-                        [
-                            (
-                                str(MessageStatus.FAILED),
-                                error,
-                                stamp,
-                                self._uuid(message_id),
-                                str(MessageStatus.PENDING),
-                            )
-                            for message_id, error in failures
-                        ],
+                        [(error, stamp, message_id) for message_id, error in failures],
                     )
                     record.failed = max(cursor.rowcount, 0)
-                if notes:
-                    cursor.executemany(self._note_errors, notes)
-                if accepted:
+                if reading.accepted:
                     cursor.execute(
-                        self._accept_sql(len(accepted)),
-                        [
-                            str(MessageStatus.ACCEPTED),
-                            stamp,
-                            stamp,
-                            *[self._uuid(message_id) for message_id in accepted],
-                            str(MessageStatus.PENDING),
-                        ],
+                        self._accept_messages,
+                        [stamp, stamp, self._batch_pk, reading.first, reading.last],
                     )
                     record.accepted = max(cursor.rowcount, 0)
+                # After accepting, which clears the error column.
+                if reading.notes:
+                    cursor.executemany(self._note_errors, reading.notes)
 
             self._update_batch(record, now)
         return record
-
-    def _accept_sql(self, count: int) -> str:
-        """``UPDATE ... WHERE id IN (...)`` for ``count`` accepted messages."""
-        sql = self._accept_sql_by_count.get(count)
-        if sql is None:
-            sql = self._accept_messages.format(", ".join(["%s"] * count))
-            self._accept_sql_by_count[count] = sql
-        return sql
 
     def _update_batch(self, record: ChunkRecord, now: datetime) -> None:
         """Add the chunk to the batch's counters and extend the lease, in one query."""
@@ -292,7 +285,7 @@ class Recorder:
                     adapt(now),
                     record.accepted,
                     record.failed,
-                    self._batch_pk(self.batch_id),
+                    self._batch_pk,
                     str(BatchStatus.SENDING),
                     adapt(self.lease_expires_at),
                 ],
@@ -317,7 +310,7 @@ class Recorder:
 
     def _delivery_rows(
         self,
-        created: list[tuple[UUID, str | None, CreatedMessage]],
+        created: list[tuple[Any, str | None, CreatedMessage]],
         now: datetime,
     ) -> list[tuple[Any, ...]]:
         """New ``Delivery`` rows in the order of :data:`DELIVERY_COLUMNS`."""
@@ -355,5 +348,6 @@ class Recorder:
         return names.get(url, "")
 
 
-def _unchanged(value: Any) -> Any:
-    return value
+def _as_uuid(message_id: Any) -> UUID:
+    """A message id as the database returned it (hex text on SQLite), as a UUID."""
+    return message_id if isinstance(message_id, UUID) else UUID(message_id)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django_qstash_batch.exceptions import QStashProtocolError
 from django_qstash_batch.models import MESSAGE_OPTION_FIELDS
@@ -97,7 +98,7 @@ def build_item(row: Sequence[Any], defaults: ItemDefaults) -> dict[str, Any]:
     if content_based_deduplication:
         headers["Upstash-Content-Based-Deduplication"] = "true"
     else:
-        headers["Upstash-Deduplication-Id"] = deduplication_id or str(message_id)
+        headers["Upstash-Deduplication-Id"] = deduplication_id or uuid_text(message_id)
 
     if flow_control_key:
         headers["Upstash-Flow-Control-Key"] = flow_control_key
@@ -126,6 +127,17 @@ def encode_item(item: dict[str, Any]) -> bytes:
 def join_items(encoded: Sequence[bytes]) -> bytes:
     """A request body: the encoded items as one JSON array."""
     return b"[" + b",".join(encoded) + b"]"
+
+
+def uuid_text(value: UUID | str) -> str:
+    """A message id in the canonical hyphenated form, whichever form the database
+    returned it in (a ``UUID``, or 32 hex digits on databases without a UUID type).
+    """
+    if isinstance(value, UUID):
+        return str(value)
+    if len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return value
 
 
 def unix_seconds(moment: datetime) -> int:

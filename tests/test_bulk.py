@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_qstash_batch.bulk import RowInserter
+from django_qstash_batch.bulk import RowInserter, random_uuid_hexes
 from django_qstash_batch.models import Delivery
 from django_qstash_batch.recording import DELIVERY_COLUMNS
 from django_qstash_batch.services import send_batch
@@ -61,3 +63,13 @@ def test_many_rows_take_one_statement_when_ignoring_conflicts() -> None:
 
     assert len(queries) == 1
     assert Delivery.objects.count() == 150
+
+
+def test_new_message_ids_are_distinct_version_4_uuids() -> None:
+    hexes = random_uuid_hexes(5_000)
+
+    ids = [uuid.UUID(value) for value in hexes]
+
+    assert len(set(hexes)) == 5_000
+    assert {(one.version, one.variant) for one in ids} == {(4, uuid.RFC_4122)}
+    assert [one.hex for one in ids] == hexes
