@@ -7,10 +7,10 @@ dispatch kick happen the same way whoever asks.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from django_qstash_batch import validation
-from django_qstash_batch.bulk import RowInserter
+from django_qstash_batch.bulk import RowInserter, random_uuid_hexes
 from django_qstash_batch.client import QStashClient
 from django_qstash_batch.conf import conf
 from django_qstash_batch.models import (
@@ -97,7 +97,11 @@ def send_batch(
     try:
         with transaction.atomic():
             batch.save(force_insert=True)
-            message_inserter().insert(row.values(batch.pk, now) for row in rows)
+            ids = random_uuid_hexes(len(rows))
+            message_inserter().insert(
+                row.values(message_id, batch.pk, now)
+                for message_id, row in zip(ids, rows, strict=True)
+            )
     except IntegrityError:
         if idempotency_key:
             # Another request stored the same key between our lookup and insert.
@@ -131,6 +135,10 @@ OPTION_DEFAULTS: dict[str, Any] = {
     for field in Message._meta.concrete_fields
     if field.name in MESSAGE_OPTION_FIELDS
 }
+
+
+#: A message's option values, in the order of ``MESSAGE_OPTION_FIELDS``.
+_option_values = itemgetter(*MESSAGE_OPTION_FIELDS)
 
 
 def _build_messages(items: list[Mapping[str, Any]]) -> list[MessageRow]:
@@ -172,19 +180,16 @@ class MessageRow:
         self.position = position
         self.fields = fields
 
-    def values(self, batch_id: Any, now: Any) -> tuple[Any, ...]:
+    def values(self, message_id: str, batch_id: Any, now: Any) -> tuple[Any, ...]:
         """The row's values in the order of ``MESSAGE_COLUMNS``."""
         fields = self.fields
-        options = [
-            fields.get(name, default) for name, default in OPTION_DEFAULTS.items()
-        ]
         return (
-            uuid.uuid4(),
+            message_id,
             batch_id,
             self.position,
             fields.get("url", ""),
             fields.get("topic_id"),
-            *options,
+            *_option_values({**OPTION_DEFAULTS, **fields}),
             MessageStatus.PENDING,
             "",
             None,

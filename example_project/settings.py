@@ -100,7 +100,10 @@ else:
         # IMMEDIATE transactions take the write lock up front, so two writers queue
         # behind the busy timeout instead of failing with "database is locked".
         DATABASES["default"]["OPTIONS"].update(
-            init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            init_command=(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA cache_size=-65536;"
+            ),
             transaction_mode="IMMEDIATE",
         )
 

@@ -147,6 +147,19 @@ def test_content_type_given_twice_is_refused() -> None:
     assert "given twice" in errors["messages[1].headers"][0]
 
 
+def test_a_header_name_is_judged_the_same_in_every_message_that_repeats_it() -> None:
+    good = {"url": URL, "headers": {"X-Tenant": "acme"}}
+    bad = {"url": URL, "headers": {"Upstash-Delay": "1s", "X Bad": "1"}}
+
+    with pytest.raises(ValidationError) as error:
+        send_batch([good, bad, good, bad])
+
+    assert sorted(error.value.message_dict) == [
+        "messages[1].headers",
+        "messages[3].headers",
+    ]
+
+
 def test_a_message_that_is_not_a_dict_is_refused() -> None:
     errors = rejected("https://example.com")  # type: ignore[arg-type]
 
