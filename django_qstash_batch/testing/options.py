@@ -23,6 +23,7 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _FORWARD = "upstash-forward-"
+_FORWARD_SPELLING = "Upstash-Forward-"
 _CALLBACK_FORWARD = "upstash-callback-forward-"
 _FAILURE_FORWARD = "upstash-failure-callback-forward-"
 _FLOW_CONTROL_KEYS = frozenset({"parallelism", "rate", "period"})
@@ -68,6 +69,14 @@ class Options:
     flow_control_key: str | None = None
     flow_control: dict[str, str] = field(default_factory=dict)
     redact: list[str] = field(default_factory=list)
+
+    def forwarding(self, headers: dict[str, str]) -> Options:
+        """A copy of these shared, read-only options that also forwards ``headers``."""
+        clone = Options.__new__(Options)
+        for name in Options.__slots__:
+            setattr(clone, name, getattr(self, name))
+        clone.forward_headers = {**self.forward_headers, **headers}
+        return clone
 
 
 def is_url(destination: str) -> bool:
@@ -236,11 +245,10 @@ def _split_deduplication_id(
 def parse_headers(headers: Mapping[str, Any]) -> tuple[Options, str | None]:
     """Return a message's options and its deduplication id.
 
-    The id is set apart because it is the one header that differs between otherwise
-    identical items; the options of the rest are parsed once and shared, so callers
-    must treat them as read-only.
+    The id and the forwarded headers (a request id, a tenant) are set apart because
+    they are what differs between otherwise similar items; the options of the rest
+    are parsed once and shared, so callers must treat them as read-only.
     """
-    global _LAST
     rest: Mapping[str, Any] = headers
     deduplication_id = None
     for spelling in _COMMON_SPELLINGS:
@@ -248,6 +256,27 @@ def parse_headers(headers: Mapping[str, Any]) -> tuple[Options, str | None]:
             rest = dict(headers)
             deduplication_id = rest.pop(spelling)
             break
+
+    forwarded = [name for name in rest if name.startswith(_FORWARD_SPELLING)]
+    if not forwarded:
+        return _parse_shared(rest, deduplication_id)
+
+    kept = dict(rest)
+    own: dict[str, str] = {}
+    for name in forwarded:
+        value = kept.pop(name)
+        if type(value) is not str:
+            raise FieldError(f"{name}: header values must be strings")
+        own[name[len(_FORWARD_SPELLING) :]] = value
+    shared, deduplication_id = _parse_shared(kept, deduplication_id)
+    return shared.forwarding(own), deduplication_id
+
+
+def _parse_shared(
+    rest: Mapping[str, Any], deduplication_id: str | None
+) -> tuple[Options, str | None]:
+    """Options for headers items often repeat, parsed once and then shared."""
+    global _LAST
 
     key = tuple(rest.items())
     last_key, options = _LAST

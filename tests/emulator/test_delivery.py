@@ -53,6 +53,29 @@ def test_forwarded_headers_arrive_without_prefix(
     assert "Upstash-Forward-X-Tenant" not in hit.headers
 
 
+def test_items_alike_but_for_forwarded_headers_each_forward_their_own(
+    http: requests.Session, emulator: QStashEmulator, hook: RecordingEndpoint
+) -> None:
+    shared = {"Upstash-Retries": "2", "Upstash-Forward-X-Tenant": "acme"}
+    items = [
+        {
+            "destination": hook.url_for(f"/{index}"),
+            "headers": {**shared, "Upstash-Forward-X-Request-Id": f"r-{index}"},
+        }
+        for index in range(3)
+    ]
+    assert http.post(f"{emulator.url}/v2/batch", json=items).status_code == 200
+
+    hits = sorted(hook.wait_for(3), key=lambda hit: hit.path)
+
+    assert [(hit.path, hit.headers["X-Request-Id"]) for hit in hits] == [
+        ("/0", "r-0"),
+        ("/1", "r-1"),
+        ("/2", "r-2"),
+    ]
+    assert {hit.headers["X-Tenant"] for hit in hits} == {"acme"}
+
+
 def test_qstash_headers_are_added(
     http: requests.Session, emulator: QStashEmulator, hook: RecordingEndpoint
 ) -> None:
