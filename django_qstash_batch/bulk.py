@@ -17,6 +17,7 @@ twice as much, so callers ask for it only when a conflict is possible.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -69,22 +70,24 @@ def _repeat_last(convert: Converter) -> Converter:
     return converter
 
 
-#: The variant digit of a version 4 UUID (binary ``10xx``) for each random hex digit.
-_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) % 4] for digit in "0123456789abcdef"}
+_MASK_62 = (1 << 62) - 1
 
 
-def random_uuid_hexes(count: int) -> list[str]:
-    """``count`` new version 4 UUIDs as 32 hex digits, from one read of ``os.urandom``.
+def ordered_uuid_hexes(count: int) -> list[str]:
+    """``count`` new UUIDs as 32 hex digits, ascending: version 7 of RFC 9562.
 
-    The form Django stores UUIDs in on SQLite, and one PostgreSQL's ``uuid`` type
-    reads; building a ``UUID`` object per message and formatting it again would
-    cost several times as much.
+    The first 48 bits are the time in milliseconds; the other 74 are a random start
+    drawn once per call plus the id's index. So the messages of one batch get ids in
+    position order, and each index on them (the primary key, ``Delivery.message``)
+    grows at one end instead of taking a write on a random page per message.
+    Hex digits are what Django stores on SQLite and what PostgreSQL's ``uuid`` reads,
+    so no ``UUID`` object is built per message.
     """
-    digits = os.urandom(16 * count).hex()
+    prefix = (time.time_ns() // 1_000_000) << 80 | 7 << 76 | 2 << 62
+    start = int.from_bytes(os.urandom(10), "big") >> 7
     return [
-        f"{digits[start : start + 12]}4{digits[start + 13 : start + 16]}"
-        f"{_VARIANT_DIGIT[digits[start + 16]]}{digits[start + 17 : start + 32]}"
-        for start in range(0, 32 * count, 32)
+        f"{prefix | (value >> 62) << 64 | value & _MASK_62:032x}"
+        for value in range(start, start + count)
     ]
 
 

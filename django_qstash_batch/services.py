@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from django_qstash_batch import validation
-from django_qstash_batch.bulk import RowInserter, random_uuid_hexes
+from django_qstash_batch.bulk import RowInserter, ordered_uuid_hexes
 from django_qstash_batch.client import QStashClient
 from django_qstash_batch.conf import conf
 from django_qstash_batch.models import (
@@ -97,7 +97,7 @@ def send_batch(
     try:
         with transaction.atomic():
             batch.save(force_insert=True)
-            ids = random_uuid_hexes(len(rows))
+            ids = ordered_uuid_hexes(len(rows))
             message_inserter().insert(
                 row.values(message_id, batch.pk, now)
                 for message_id, row in zip(ids, rows, strict=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_qstash_batch.bulk import RowInserter, random_uuid_hexes
+from django_qstash_batch.bulk import RowInserter, ordered_uuid_hexes
 from django_qstash_batch.models import Delivery
 from django_qstash_batch.recording import DELIVERY_COLUMNS
 from django_qstash_batch.services import send_batch
@@ -65,11 +66,21 @@ def test_many_rows_take_one_statement_when_ignoring_conflicts() -> None:
     assert Delivery.objects.count() == 150
 
 
-def test_new_message_ids_are_distinct_version_4_uuids() -> None:
-    hexes = random_uuid_hexes(5_000)
+def test_new_message_ids_are_distinct_ascending_version_7_uuids() -> None:
+    before = time.time_ns() // 1_000_000
+    hexes = ordered_uuid_hexes(5_000)
+    after = time.time_ns() // 1_000_000
 
     ids = [uuid.UUID(value) for value in hexes]
 
     assert len(set(hexes)) == 5_000
-    assert {(one.version, one.variant) for one in ids} == {(4, uuid.RFC_4122)}
+    assert hexes == sorted(hexes)
+    assert {(one.version, one.variant) for one in ids} == {(7, uuid.RFC_4122)}
     assert [one.hex for one in ids] == hexes
+    assert before <= ids[0].int >> 80 <= after
+
+
+def test_ids_of_two_batches_do_not_collide() -> None:
+    first, second = ordered_uuid_hexes(10_000), ordered_uuid_hexes(10_000)
+
+    assert not set(first) & set(second)
