@@ -164,6 +164,28 @@ def test_encoded_items_join_into_one_json_array() -> None:
     assert json.loads(body) == items
 
 
+TRICKY_TEXT = [
+    '"quoted"',
+    "back\\slash",
+    "line\nbreak\ttab",
+    "\x00\x1f\x7f",
+    "é中😀",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXT)
+def test_an_item_is_encoded_exactly_as_json_would_encode_it(text: str) -> None:
+    item = build_item(
+        row(body=text, queue=text or "q", headers={"X-Note": text}), ItemDefaults()
+    )
+
+    encoded = encode_item(item)
+
+    assert encoded == json.dumps(item, separators=(",", ":")).encode("ascii")
+    assert json.loads(encoded) == item
+
+
 def test_an_accepted_url_item_creates_one_message() -> None:
     assert read_answer({"messageId": "msg_1"}, "https://a.example") == (
         [("msg_1", "https://a.example", False)],
