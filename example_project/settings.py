@@ -102,7 +102,7 @@ else:
         DATABASES["default"]["OPTIONS"].update(
             init_command=(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA cache_size=-65536;"
+                "PRAGMA cache_size=-32768;"
             ),
             transaction_mode="IMMEDIATE",
         )
