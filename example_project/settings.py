@@ -100,10 +100,7 @@ else:
         # IMMEDIATE transactions take the write lock up front, so two writers queue
         # behind the busy timeout instead of failing with "database is locked".
         DATABASES["default"]["OPTIONS"].update(
-            init_command=(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA cache_size=-32768;"
-            ),
+            init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             transaction_mode="IMMEDIATE",
         )
 
