@@ -14,12 +14,12 @@ __version__ = "0.1.0.dev0"
 __all__ = ["__version__", "send_batch"]
 
 if TYPE_CHECKING:
-    from django_qstash_batch.services import send_batch
+    from django_qstash_batch.queuing import send_batch
 
 
 def __getattr__(name: str) -> Any:
     if name == "send_batch":
-        from django_qstash_batch.services import send_batch
+        from django_qstash_batch.queuing import send_batch
 
         return send_batch
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

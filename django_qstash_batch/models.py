@@ -16,6 +16,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from django_qstash_batch import validation
+from django_qstash_batch.choices import (
+    BatchStatus,
+    DeliveryState,
+    HTTPMethod,
+    MessageStatus,
+)
 from django_qstash_batch.compat import check_constraint
 
 
@@ -107,16 +113,6 @@ class Endpoint(TimestampedModel):
         return self.name or self.url
 
 
-class BatchStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    QUEUED = "queued", _("Queued")
-    SENDING = "sending", _("Sending")
-    SENT = "sent", _("Sent")
-    PARTIAL = "partial", _("Partly sent")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
-
-
 class Batch(TimestampedModel):
     """A group of messages sent to QStash together, in ``POST /v2/batch`` requests."""
 
@@ -176,21 +172,6 @@ class Batch(TimestampedModel):
 
     def __str__(self) -> str:
         return self.label or str(self.id)
-
-
-class MessageStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    ACCEPTED = "accepted", _("Accepted")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
-
-
-class HTTPMethod(models.TextChoices):
-    GET = "GET", "GET"
-    POST = "POST", "POST"
-    PUT = "PUT", "PUT"
-    PATCH = "PATCH", "PATCH"
-    DELETE = "DELETE", "DELETE"
 
 
 #: The fields of a :class:`Message` that describe what QStash is asked to do, in the
@@ -426,14 +407,6 @@ class Message(TimestampedModel):
                     )
                 }
             )
-
-
-class DeliveryState(models.TextChoices):
-    CREATED = "created", _("Created")
-    DELIVERED = "delivered", _("Delivered")
-    RETRYING = "retrying", _("Retrying")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Delivery(TimestampedModel):
