@@ -1,7 +1,9 @@
 """The dispatch engine: claim a queued batch, send it in chunks, record every answer.
 
 No Celery in here: the tasks, the ``qstash_dispatch`` command and tests all call
-:func:`dispatch_batch` and :func:`due_batch_ids`. A run goes like this:
+:func:`dispatch_batch` and :func:`due_batch_ids`. This module is the entry point;
+the pass over one claimed batch is :class:`~django_qstash_batch.engine.Run`, the
+claims live in :mod:`django_qstash_batch.claims`. A run goes like this:
 
 1. Claim the batch in a short transaction (``SELECT ... FOR UPDATE SKIP LOCKED``
    where the database has it, and a conditional ``UPDATE`` everywhere), taking a
