@@ -53,6 +53,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="2,000 messages, one round, no multi-process run: for CI",
     )
+    parser.add_argument(
+        "--sqlite-pragmas",
+        default="",
+        metavar="PRAGMAS",
+        help="SQLite pragmas instead of the example project's, comma-separated, "
+        "e.g. journal_mode=DELETE,synchronous=FULL (Django 5.1+)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the report here")
     arguments = parser.parse_args(argv)
     if arguments.quick:
@@ -181,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="qstash-bench-") as sqlite_dir:
-        isolated.configure(arguments.db, sqlite_dir)
+        isolated.configure(arguments.db, sqlite_dir, arguments.sqlite_pragmas)
         if arguments.db == "postgresql":
             isolated.create_postgres_database()
         database = isolated.run(scenarios.prepare)["database"]

@@ -18,10 +18,15 @@ from typing import Any
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/qstash_bench"
 
 
-def configure(database: str, sqlite_dir: str) -> None:
-    """Point this process and its future children at the chosen database."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "example_project.settings"
+def configure(database: str, sqlite_dir: str, sqlite_pragmas: str = "") -> None:
+    """Point this process and its future children at the chosen database.
+
+    ``sqlite_pragmas`` (``name=value`` pairs, comma-separated) replaces the example
+    project's SQLite pragmas; empty keeps them.
+    """
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     os.environ["DJANGO_DEBUG"] = "0"
+    os.environ["BENCH_SQLITE_PRAGMAS"] = sqlite_pragmas
     if database == "postgresql":
         os.environ.setdefault("BENCH_DATABASE_URL", POSTGRES_URL)
         os.environ["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]

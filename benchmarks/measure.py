@@ -114,5 +114,10 @@ def database_version() -> str:
             return f"PostgreSQL {cursor.fetchone()[0]}"
         if connection.vendor == "sqlite":
             cursor.execute("SELECT sqlite_version()")
-            return f"SQLite {cursor.fetchone()[0]}"
+            version = cursor.fetchone()[0]
+            pragmas = []
+            for name in ("journal_mode", "synchronous"):
+                cursor.execute(f"PRAGMA {name}")
+                pragmas.append(f"{name}={cursor.fetchone()[0]}")
+            return f"SQLite {version} ({', '.join(pragmas)})"
     return connection.vendor
