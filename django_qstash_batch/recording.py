@@ -11,8 +11,11 @@ once per dispatch run.
 A chunk is a run of consecutive pending positions, so its accepted messages are
 updated by position range on the index of pending messages (the failed ones having
 left it first) rather than by a list of a hundred ids, which the database would
-have to parse and plan for every chunk. Message ids travel as the database returns
-them and are turned into ``UUID`` objects only for the ``message_failed`` signal.
+have to parse and plan for every chunk. The range is only safe while this worker
+holds the lease (nobody else can make a message of a sending batch pending again),
+so that update is fenced by the lease too; a worker that lost it marks exactly its
+chunk's messages, by id. Message ids travel as the database returns them and are
+turned into ``UUID`` objects only for the ``message_failed`` signal.
 
 The lease's expiry time doubles as a fencing token: a worker only extends a lease
 whose expiry is still the one it wrote. If another worker has taken the batch over
@@ -87,12 +90,13 @@ class Reading:
     """A chunk's answer, read and matched to its messages, not yet written.
 
     ``first`` and ``last`` are the chunk's first and last positions; ``accepted``
-    counts the items QStash accepted. Ids are as the database returns them.
+    holds the ids of the messages QStash accepted. Ids are as the database returns
+    them.
     """
 
     first: int = 0
     last: int = -1
-    accepted: int = 0
+    accepted: list[Any] = field(default_factory=list)
     notes: list[tuple[str, Any]] = field(default_factory=list)
     failures: list[tuple[Any, str]] = field(default_factory=list)
     created: list[tuple[Any, str | None, CreatedMessage]] = field(default_factory=list)
@@ -149,13 +153,20 @@ class Recorder:
         )
         # Statuses are literals so that SQLite, like PostgreSQL, can use the
         # partial index of pending messages.
-        self._accept_messages = (
+        accept = (
             f"UPDATE {message_table} SET "
             f"{quote('status')} = '{MessageStatus.ACCEPTED}', "
             f"{quote('sent_at')} = %s, {quote('updated_at')} = %s, "
-            f"{quote('error')} = '' WHERE {quote('batch_id')} = %s AND {pending} "
-            f"AND {quote('position')} >= %s AND {quote('position')} <= %s"
+            f"{quote('error')} = '' WHERE {pending} AND "
         )
+        self._accept_range = (
+            f"{accept}{quote('batch_id')} = %s "
+            f"AND {quote('position')} >= %s AND {quote('position')} <= %s "
+            f"AND EXISTS (SELECT 1 FROM {quote(Batch._meta.db_table)} "
+            f"WHERE {quote('id')} = %s AND {quote('status')} = '{BatchStatus.SENDING}' "
+            f"AND {quote('lease_expires_at')} = %s)"
+        )
+        self._accept_listed = f"{accept}{quote('id')} IN ({{}})"
         self._note_errors = (
             f"UPDATE {message_table} SET {quote('error')} = %s WHERE {quote('id')} = %s"
         )
@@ -206,7 +217,7 @@ class Recorder:
             if not messages:
                 reading.failures.append((message_id, error))
                 continue
-            reading.accepted += 1
+            reading.accepted.append(message_id)
             if error:
                 reading.notes.append((error, message_id))
             for one in messages:
@@ -261,17 +272,39 @@ class Recorder:
                     )
                     record.failed = max(cursor.rowcount, 0)
                 if reading.accepted:
-                    cursor.execute(
-                        self._accept_messages,
-                        [stamp, stamp, self._batch_pk, reading.first, reading.last],
-                    )
-                    record.accepted = max(cursor.rowcount, 0)
+                    record.accepted = self._accept(cursor, reading, stamp)
                 # After accepting, which clears the error column.
                 if reading.notes:
                     cursor.executemany(self._note_errors, reading.notes)
 
             self._update_batch(record, now)
         return record
+
+    def _accept(self, cursor: Any, reading: Reading, stamp: Any) -> int:
+        """Mark the chunk's accepted messages; how many were still pending."""
+        cursor.execute(
+            self._accept_range,
+            [
+                stamp,
+                stamp,
+                self._batch_pk,
+                reading.first,
+                reading.last,
+                self._batch_pk,
+                self._datetime(self.lease_expires_at),
+            ],
+        )
+        accepted = max(cursor.rowcount, 0)
+        if accepted < len(reading.accepted):
+            # The lease is no longer ours (or messages were cancelled meanwhile):
+            # mark exactly this chunk's messages, whatever else the range holds.
+            ids = reading.accepted
+            cursor.execute(
+                self._accept_listed.format(", ".join(["%s"] * len(ids))),
+                [stamp, stamp, *ids],
+            )
+            accepted += max(cursor.rowcount, 0)
+        return accepted
 
     def _update_batch(self, record: ChunkRecord, now: datetime) -> None:
         """Add the chunk to the batch's counters and extend the lease, in one query."""

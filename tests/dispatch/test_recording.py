@@ -6,6 +6,7 @@ here are written out as QStash documents them, and the recorder is driven direct
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -91,6 +92,31 @@ def test_recording_a_chunk_leaves_the_messages_after_it_pending() -> None:
         "accepted",
         "pending",
         "pending",
+    ]
+
+
+def test_a_worker_that_lost_its_lease_marks_only_its_own_chunk() -> None:
+    batch = send_batch([{"url": f"https://example.com/{n}"} for n in range(3)])
+    recorder, entries = claimed(batch)
+    # While this worker stalled, its lease ran out, another worker finished the
+    # batch and message 1 was queued again: it lies inside this chunk's position
+    # range but was never part of the chunk.
+    Batch.objects.filter(pk=batch.pk).update(
+        lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    record = recorder.record(
+        [entries[0], entries[2]],
+        [{"messageId": "m0"}, {"messageId": "m2"}],
+        timezone.now(),
+    )
+
+    assert record.lease_lost
+    assert record.accepted == 2
+    assert [status for status, _ in statuses(batch)] == [
+        "accepted",
+        "pending",
+        "accepted",
     ]
 
 
