@@ -145,6 +145,13 @@ class Recorder:
         self._deliveries = RowInserter(Delivery, DELIVERY_COLUMNS)
 
         message_table = quote(Message._meta.db_table)
+        batch_table = quote(Batch._meta.db_table)
+        # The batch row as long as this worker holds its lease: the fence of every
+        # write that is only safe for the lease holder. Parameters: id, expiry.
+        lease_held = (
+            f"{quote('id')} = %s AND {quote('status')} = '{BatchStatus.SENDING}' "
+            f"AND {quote('lease_expires_at')} = %s"
+        )
         pending = f"{quote('status')} = '{MessageStatus.PENDING}'"
         self._fail_messages = (
             f"UPDATE {message_table} SET {quote('status')} = '{MessageStatus.FAILED}', "
@@ -162,9 +169,7 @@ class Recorder:
         self._accept_range = (
             f"{accept}{quote('batch_id')} = %s "
             f"AND {quote('position')} >= %s AND {quote('position')} <= %s "
-            f"AND EXISTS (SELECT 1 FROM {quote(Batch._meta.db_table)} "
-            f"WHERE {quote('id')} = %s AND {quote('status')} = '{BatchStatus.SENDING}' "
-            f"AND {quote('lease_expires_at')} = %s)"
+            f"AND EXISTS (SELECT 1 FROM {batch_table} WHERE {lease_held})"
         )
         self._accept_listed = f"{accept}{quote('id')} IN ({{}})"
         self._note_errors = (
@@ -172,12 +177,11 @@ class Recorder:
         )
         # The batch's counters and lease, fenced by the lease this worker holds.
         self._extend_lease = (
-            f"UPDATE {quote(Batch._meta.db_table)} SET "
+            f"UPDATE {batch_table} SET "
             f"{quote('lease_expires_at')} = %s, {quote('updated_at')} = %s, "
             f"{quote('accepted_count')} = {quote('accepted_count')} + %s, "
             f"{quote('failed_count')} = {quote('failed_count')} + %s "
-            f"WHERE {quote('id')} = %s AND {quote('status')} = %s "
-            f"AND {quote('lease_expires_at')} = %s"
+            f"WHERE {lease_held}"
         )
         convert_batch_pk = column_converter(Batch._meta.pk, connection)
         self._batch_pk = convert_batch_pk(batch_id) if convert_batch_pk else batch_id
@@ -319,7 +323,6 @@ class Recorder:
                     record.accepted,
                     record.failed,
                     self._batch_pk,
-                    str(BatchStatus.SENDING),
                     adapt(self.lease_expires_at),
                 ],
             )
